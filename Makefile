@@ -1,0 +1,50 @@
+# sightd developer targets. `make serve` and `make test` set up .venv on first use.
+VENV ?= .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
+JS_DIR := tests/e2e/js
+
+.PHONY: install serve test test-fast lint typecheck check bench tiny clean
+
+$(STAMP): pyproject.toml
+	test -x $(PY) || python3 -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	# torch==2.13.0 resolves to the CPU build on this kind of machine; a CUDA machine may
+	# install its own torch first, and the `transformers` extra then accepts it.
+	$(PY) -m pip show -q torch >/dev/null 2>&1 || $(PY) -m pip install -q torch==2.13.0
+	$(PY) -m pip install -q -e '.[transformers,video,postgres,dev]'
+	rm -f $(VENV)/.installed-*
+	touch $(STAMP)
+
+install: $(STAMP)
+
+$(JS_DIR)/node_modules/.stamp: $(JS_DIR)/package.json
+	cd $(JS_DIR) && npm install --no-audit --no-fund --loglevel=error
+	touch $@
+
+serve: install
+	$(VENV)/bin/sightd serve $(ARGS)
+
+test: install $(JS_DIR)/node_modules/.stamp
+	$(PY) -m pytest -q $(ARGS)
+
+test-fast: install
+	$(PY) -m pytest -q -m "not slow" $(ARGS)
+
+lint: install
+	$(VENV)/bin/ruff check src tests bench
+	$(VENV)/bin/ruff format --check src tests bench
+
+typecheck: install
+	$(VENV)/bin/mypy
+
+check: lint typecheck test
+
+bench: install
+	$(PY) bench/upload_rss.py
+
+tiny: install
+	$(VENV)/bin/sightd models tiny data/tiny-qwen3-vl
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache $(JS_DIR)/node_modules

@@ -1,0 +1,129 @@
+"""`:generateContent`, `:streamGenerateContent` (SSE) and `:countTokens` on `/models/{model}`."""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import AsyncIterator
+from typing import Any
+
+from fastapi import APIRouter, Depends, Request
+from fastapi.responses import Response, StreamingResponse
+
+from sightd import errors
+from sightd.api import deps
+from sightd.api.auth import Caller, caller
+from sightd.api.body import read_capped
+from sightd.api.convert import to_generate_input
+from sightd.api.errors import error_body
+from sightd.api.json import json_response, sse_event
+from sightd.api.wire import CountTokensRequest, GenerateContentRequest, parse_json_body, parse_model
+from sightd.engine.base import Completion
+from sightd.services.generate import (
+    CandidateDelta,
+    CandidateDone,
+    GenerateResult,
+    StreamItem,
+    StreamStart,
+)
+from sightd.services.materialize import TokenUsage
+
+router = APIRouter()
+
+_METHODS = ("generateContent", "streamGenerateContent", "countTokens")
+
+
+@router.post("/models/{target:path}")
+async def model_method(target: str, request: Request, who: Caller = Depends(caller)) -> Response:
+    model, _, method = target.partition(":")
+    if method not in _METHODS:
+        raise errors.NotFound(f"Unknown method {method!r} on models/{model}.")
+    deps.catalog(request).resolve(model)  # unknown model → 404 before reading media
+    raw = await read_capped(request, deps.settings(request).max_request_bytes)
+    payload = parse_json_body(raw)
+    service = deps.generate_service(request)
+    if method == "countTokens":
+        req = parse_model(CountTokensRequest, payload).as_generate()
+        usage = await service.count_tokens(who.owner, to_generate_input(req, model))
+        return json_response({"totalTokens": usage.total, "promptTokensDetails": usage.details()})
+    inp = to_generate_input(parse_model(GenerateContentRequest, payload), model)
+    if method == "generateContent":
+        result = await service.generate(who.owner, inp)
+        return json_response(response_json(result, _response_id()))
+    items = await service.stream(who.owner, inp)
+    return StreamingResponse(_sse(items, _response_id()), media_type="text/event-stream")
+
+
+def _response_id() -> str:
+    return secrets.token_urlsafe(16)
+
+
+def usage_json(usage: TokenUsage, output_tokens: int | None) -> dict[str, Any]:
+    body: dict[str, Any] = {
+        "promptTokenCount": usage.total,
+        "totalTokenCount": usage.total + (output_tokens or 0),
+        "promptTokensDetails": usage.details(),
+    }
+    if output_tokens is not None:
+        body["candidatesTokenCount"] = output_tokens
+        body["candidatesTokensDetails"] = [{"modality": "TEXT", "tokenCount": output_tokens}]
+    return body
+
+
+def _candidate(index: int, text: str, finish: str | None) -> dict[str, Any]:
+    cand: dict[str, Any] = {
+        "content": {"parts": [{"text": text}], "role": "model"},
+        "index": index,
+    }
+    if finish:
+        cand["finishReason"] = finish
+    return cand
+
+
+def response_json(result: GenerateResult, response_id: str) -> dict[str, Any]:
+    return {
+        "candidates": [
+            _candidate(i, c.text, c.finish_reason) for i, c in enumerate(result.candidates)
+        ],
+        "usageMetadata": usage_json(result.usage, result.output_tokens),
+        "modelVersion": result.model_version,
+        "responseId": response_id,
+    }
+
+
+async def _sse(items: AsyncIterator[StreamItem], response_id: str) -> AsyncIterator[bytes]:
+    """Each event a whole GenerateContentResponse carrying only new text (wire §5).
+
+    One delta is held back so the candidate's last event can carry its finishReason; an error
+    mid-stream becomes a single `{"error": …}` event and ends the stream.
+    """
+    usage = TokenUsage()
+    version = ""
+    produced = 0
+    held: CandidateDelta | None = None
+
+    def event(index: int, text: str, done: Completion | None) -> bytes:
+        body: dict[str, Any] = {
+            "candidates": [_candidate(index, text, done.finish_reason if done else None)],
+            "usageMetadata": usage_json(usage, produced if done else None),
+            "modelVersion": version,
+            "responseId": response_id,
+        }
+        return sse_event(body)
+
+    try:
+        async for item in items:
+            if isinstance(item, StreamStart):
+                usage, version = item.usage, item.model_version
+            elif isinstance(item, CandidateDelta):
+                if held is not None:
+                    yield event(held.index, held.delta.text, None)
+                held = item
+            elif isinstance(item, CandidateDone):
+                produced += item.completion.output_tokens
+                text = held.delta.text if held is not None else ""
+                yield event(item.index, text, item.completion)
+                held = None
+    except errors.SightdError as exc:
+        yield sse_event(error_body(exc))
+    except Exception as exc:  # the stream has started: report in-band, never drop silently
+        yield sse_event(error_body(errors.Internal(f"Internal error: {type(exc).__name__}")))

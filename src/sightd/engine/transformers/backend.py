@@ -1,0 +1,309 @@
+"""`TransformersBackend`: a VLM loaded in-process, answering typed prompts.
+
+One code path serves every family and both call styles: the prompt becomes chat messages
+(`families`), the processor renders and tokenises them with the images (user text can't forge
+control tokens or image placeholders), and `model.generate` runs with a streamer that feeds a
+`_Run`. The run decodes tokens incrementally, applies stop sequences and tells generate when to
+halt (stop sequence found, or the consumer went away). `generate` runs it inline; `stream` runs it
+in a worker thread and hands deltas over a queue.
+"""
+
+from __future__ import annotations
+
+import copy
+import logging
+import os
+import queue
+import secrets
+import threading
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+from tokenizers import Tokenizer
+from transformers import AutoModelForImageTextToText, StoppingCriteria, StoppingCriteriaList
+from transformers.generation.streamers import BaseStreamer
+
+from sightd.engine.base import (
+    Completion,
+    FinishReason,
+    ModelInfo,
+    Prompt,
+    SamplingParams,
+    TextDelta,
+    model_id_for,
+)
+from sightd.engine.transformers.decoding import IncrementalDecoder, StopScanner
+from sightd.engine.transformers.families import Family, detect_family, read_config
+from sightd.engine.transformers.no_torchvision import load_processor
+from sightd.errors import Internal, InvalidArgument, SightdError
+
+log = logging.getLogger(__name__)
+
+_DONE = object()
+
+
+def cpu_cores() -> int:
+    """Cores this process may run on (the affinity mask, not the machine's total)."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # macOS, Windows
+        return os.cpu_count() or 1
+
+
+def resolve_device(name: str) -> torch.device:
+    """ "auto" → the first CUDA GPU if there is one, else the CPU."""
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    try:
+        return torch.device(name)
+    except RuntimeError as e:
+        raise InvalidArgument(f"unknown torch device {name!r}: {e}", field="device") from e
+
+
+def resolve_dtype(name: str, device: torch.device) -> torch.dtype | str:
+    """ "auto" → float32 on CPU (bf16/fp16 matmuls are slow or missing on many CPUs), else the
+    checkpoint's own dtype."""
+    if name == "auto":
+        return torch.float32 if device.type == "cpu" else "auto"
+    dtype = getattr(torch, name, None)
+    if not isinstance(dtype, torch.dtype) or not dtype.is_floating_point:
+        raise InvalidArgument(f"unknown torch dtype {name!r}", field="dtype")
+    return dtype
+
+
+@dataclass
+class _Request:
+    """Everything one `model.generate` call needs, prepared under the lock."""
+
+    inputs: Any
+    config: Any
+    seed: int | None
+    max_new_tokens: int
+
+
+class _Run(BaseStreamer):  # type: ignore[misc]
+    """One generation's state: token ids in (as `generate`'s streamer), text deltas out."""
+
+    def __init__(
+        self, tokenizer: Any, params: SamplingParams, strip: bool, emit: Callable[[str], Any]
+    ):
+        self._decoder = IncrementalDecoder(
+            lambda ids: tokenizer.decode(ids, skip_special_tokens=True)
+        )
+        self._scanner = StopScanner(params.stop_sequences, strip_leading_space=strip)
+        self._emit = emit
+        self._prompt_seen = False
+        self.ids: list[int] = []
+        self.parts: list[str] = []
+        self.cancelled = threading.Event()
+
+    def put(self, value: Any) -> None:
+        if not self._prompt_seen:  # generate first sends the prompt itself
+            self._prompt_seen = True
+            return
+        ids = [int(i) for i in value.reshape(-1).tolist()]
+        self.ids.extend(ids)
+        self._out(self._scanner.feed(self._decoder.push(ids)))
+
+    def end(self) -> None:
+        self._out(self._scanner.feed(self._decoder.flush()))
+        self._out(self._scanner.finish())
+
+    def _out(self, text: str) -> None:
+        if text:
+            self.parts.append(text)
+            self._emit(text)
+
+    @property
+    def stopped_by_sequence(self) -> bool:
+        return self._scanner.stopped
+
+    @property
+    def halted(self) -> bool:
+        return self._scanner.stopped or self.cancelled.is_set()
+
+
+class _Halt(StoppingCriteria):  # type: ignore[misc]
+    """Ends generation after the step in which the run found a stop sequence or was cancelled."""
+
+    def __init__(self, run: _Run) -> None:
+        self._run = run
+
+    def __call__(self, input_ids: torch.Tensor, scores: Any, **kwargs: Any) -> torch.Tensor:
+        return torch.full(
+            (input_ids.shape[0],), self._run.halted, dtype=torch.bool, device=input_ids.device
+        )
+
+
+class TransformersBackend:
+    """A model folder loaded with transformers; implements `sightd.engine.base.Backend`."""
+
+    def __init__(
+        self,
+        folder: Path,
+        *,
+        source: str | None = None,
+        device: str = "auto",
+        dtype: str = "auto",
+        torch_threads: int = 0,
+    ) -> None:
+        folder = Path(folder)
+        config = read_config(folder)
+        self._family: Family = detect_family(config)
+        torch.set_num_threads(torch_threads if torch_threads > 0 else cpu_cores())
+        self._device = resolve_device(device)
+        self._processor = load_processor(folder, self._family.video_factory)
+        self._tokenizer = self._processor.tokenizer
+        # A private copy for counting, so countTokens never contends with a running generation.
+        self._count_tokenizer = Tokenizer.from_str(self._tokenizer.backend_tokenizer.to_str())
+        model = AutoModelForImageTextToText.from_pretrained(
+            str(folder), dtype=resolve_dtype(dtype, self._device)
+        )
+        self._model = model.to(self._device).eval()  # type: ignore[arg-type]
+        gen = self._model.generation_config
+        eos = gen.eos_token_id if gen.eos_token_id is not None else self._tokenizer.eos_token_id
+        self._eos_ids = frozenset([eos] if isinstance(eos, int) else (eos or []))
+        if gen.pad_token_id is None and self._eos_ids:
+            gen.pad_token_id = min(self._eos_ids)
+        context = self._family.context_tokens(config)
+        source = source or str(folder)
+        self._info = ModelInfo(
+            id=model_id_for(source),
+            source=source,
+            family=self._family.name,
+            display_name=source.replace("\\", "/").rstrip("/").rsplit("/", 1)[-1],
+            context_tokens=context,
+            max_output_tokens=min(
+                gen.max_new_tokens or self._family.default_max_output_tokens, context
+            ),
+            image_max_side_px=self._family.image_max_side_px(self._processor.image_processor),
+            extras={
+                "device": str(self._device),
+                "dtype": str(self._model.dtype).removeprefix("torch."),
+            },
+        )
+        self._lock = threading.Lock()
+        log.info("loaded %s (%s) on %s", self._info.id, self._family.name, self._device)
+
+    @property
+    def info(self) -> ModelInfo:
+        return self._info
+
+    def count_text_tokens(self, text: str) -> int:
+        return len(self._count_tokenizer.encode(text, add_special_tokens=False).ids)
+
+    def generate(self, prompt: Prompt, params: SamplingParams) -> Completion:
+        with self._lock:
+            request = self._prepare(prompt, params)
+            run = _Run(self._tokenizer, params, self._family.strip_leading_space, lambda _: None)
+            self._run_generate(request, run)
+        return self._completion(run, request)
+
+    def stream(self, prompt: Prompt, params: SamplingParams) -> Iterator[TextDelta | Completion]:
+        """Generate in a worker thread; closing this iterator cancels it within one token."""
+        with self._lock:
+            request = self._prepare(prompt, params)
+            deltas: queue.Queue[object] = queue.Queue()
+            run = _Run(self._tokenizer, params, self._family.strip_leading_space, deltas.put)
+            worker = threading.Thread(
+                target=self._worker,
+                args=(request, run, deltas),
+                name="sightd-generate",
+                daemon=True,
+            )
+            worker.start()
+            try:
+                while (item := deltas.get()) is not _DONE:
+                    if isinstance(item, BaseException):
+                        raise item
+                    yield TextDelta(str(item))
+                yield self._completion(run, request)
+            finally:
+                run.cancelled.set()
+                worker.join()
+
+    # --- internals ----------------------------------------------------------------------------
+
+    def _prepare(self, prompt: Prompt, params: SamplingParams) -> _Request:
+        if not prompt.turns:
+            raise InvalidArgument("the prompt has no turns", field="contents")
+        inputs = self._processor.apply_chat_template(
+            self._family.messages(prompt),
+            tokenize=True,
+            return_dict=True,
+            add_generation_prompt=True,
+            sanitize_control_tokens=True,
+            return_tensors="pt",
+            processor_kwargs={"return_tensors": "pt"},
+        )
+        inputs = inputs.to(device=self._device, dtype=self._model.dtype)
+        prompt_tokens = int(inputs["input_ids"].shape[1])
+        room = self._info.context_tokens - prompt_tokens
+        if room <= 0:
+            raise InvalidArgument(
+                f"The prompt has {prompt_tokens} tokens; {self._info.id} accepts at most "
+                f"{self._info.context_tokens} in all",
+                field="contents",
+            )
+        config = copy.deepcopy(self._model.generation_config)
+        wanted = params.max_output_tokens or self._info.max_output_tokens
+        config.max_new_tokens = max(1, min(wanted, room))
+        _apply_sampling(config, params)
+        seed = None
+        if config.do_sample:
+            seed = params.seed if params.seed is not None else secrets.randbits(63)
+        return _Request(inputs, config, seed, config.max_new_tokens)
+
+    def _run_generate(self, request: _Request, run: _Run) -> None:
+        try:
+            with torch.inference_mode():
+                if request.seed is not None:
+                    torch.manual_seed(request.seed)
+                self._model.generate(
+                    **request.inputs,
+                    generation_config=request.config,
+                    streamer=run,
+                    stopping_criteria=StoppingCriteriaList([_Halt(run)]),
+                )
+        except SightdError:
+            raise
+        except Exception as e:
+            raise Internal(f"generation failed on {self._info.id}: {e}") from e
+
+    def _worker(self, request: _Request, run: _Run, deltas: queue.Queue[object]) -> None:
+        try:
+            self._run_generate(request, run)
+        except BaseException as e:
+            deltas.put(e)
+        finally:
+            deltas.put(_DONE)
+
+    def _completion(self, run: _Run, request: _Request) -> Completion:
+        reason: FinishReason = "STOP"
+        hit_eos = bool(run.ids) and run.ids[-1] in self._eos_ids
+        if not run.stopped_by_sequence and not hit_eos and len(run.ids) >= request.max_new_tokens:
+            reason = "MAX_TOKENS"
+        return Completion(text="".join(run.parts), finish_reason=reason, output_tokens=len(run.ids))
+
+
+def _apply_sampling(config: Any, params: SamplingParams) -> None:
+    """Overlay the request's knobs on the model's generation defaults.
+
+    temperature 0 → greedy; > 0 → sampling at that temperature; None → the model's default
+    (Qwen3-VL samples at 0.7, SmolVLM is greedy). top_p/top_k only matter when sampling.
+    """
+    if params.temperature is not None:
+        config.do_sample = params.temperature > 0
+        if config.do_sample:
+            config.temperature = params.temperature
+    if params.top_p is not None:
+        config.top_p = params.top_p
+    if params.top_k is not None:
+        config.top_k = params.top_k
+    if not config.do_sample:
+        # Neutral values rather than None: generate refills None from the model's defaults.
+        config.do_sample = False
+        config.temperature, config.top_p, config.top_k = 1.0, 1.0, 50

@@ -1,0 +1,126 @@
+"""What differs between the supported model families, in one table.
+
+A family is detected from config.json's `model_type`. Everything else the backend needs that is
+not the same for every family lives on `Family`: how a `Prompt` becomes the chat messages the
+family's template expects, how big an image is worth decoding, how long the context is, and
+which torchvision-free video processor (if any) fills the processor's video slot.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from sightd.engine.base import ImagePart, Prompt, TextPart
+from sightd.errors import FailedPrecondition, Unimplemented
+
+if TYPE_CHECKING:
+    from sightd.engine.transformers.no_torchvision import VideoFactory
+
+log = logging.getLogger(__name__)
+
+Message = dict[str, Any]
+
+
+@dataclass(frozen=True)
+class Family:
+    """One model family's quirks. `name` is what `ModelInfo.family` reports."""
+
+    name: str
+    model_types: tuple[str, ...]
+    default_max_output_tokens: int
+    # The answer follows "Assistant:" without a space (SmolVLM), so it starts with one.
+    strip_leading_space: bool = False
+    # A torchvision-free video processor; None → `NoVideoProcessor` (image-only).
+    video_factory: VideoFactory | None = None
+
+    def messages(self, prompt: Prompt) -> list[Message]:
+        """The conversation in transformers' chat format, images inline in their order.
+
+        Images are carried in the content items (`{"type": "image", "image": PIL}`), so the
+        processor pairs each placeholder with its image. Model turns become "assistant" turns;
+        the templates render only their text, so images there are dropped (with a log line).
+        """
+        messages: list[Message] = []
+        if prompt.system:
+            messages.append({"role": "system", "content": [_text(prompt.system)]})
+        for turn in prompt.turns:
+            role = "user" if turn.role == "user" else "assistant"
+            content: list[dict[str, Any]] = []
+            for part in turn.parts:
+                if isinstance(part, TextPart):
+                    content.append(_text(part.text))
+                elif isinstance(part, ImagePart):
+                    if role == "assistant":
+                        log.warning(
+                            "dropping an image from a model turn: %s cannot show it", self.name
+                        )
+                        continue
+                    content.append({"type": "image", "image": part.image})
+            if not content:  # SmolVLM's template indexes content[0]
+                content.append(_text(""))
+            messages.append({"role": role, "content": content})
+        return messages
+
+    def image_max_side_px(self, image_processor: Any) -> int:
+        """Longest image side worth decoding: larger images are downscaled by the processor anyway.
+
+        Qwen resizes to at most `max_pixels` (size["longest_edge"] is a pixel count there); the
+        side returned keeps every image up to a 2:1 aspect ratio at full processor resolution.
+        SmolVLM/Idefics3 resize the longest side to size["longest_edge"] pixels.
+        """
+        size = dict(getattr(image_processor, "size", None) or {})
+        if self.name.startswith("qwen"):
+            max_pixels = size.get("longest_edge") or getattr(image_processor, "max_pixels", None)
+            if not isinstance(max_pixels, int) or max_pixels <= 0:
+                raise FailedPrecondition("the Qwen image processor has no max_pixels")
+            return math.isqrt(2 * max_pixels)
+        longest = size.get("longest_edge")
+        if not longest:
+            raise FailedPrecondition(f"the {self.name} image processor has no size.longest_edge")
+        return int(longest)
+
+    @staticmethod
+    def context_tokens(config: dict[str, Any]) -> int:
+        """Context window in tokens, from the text model's `max_position_embeddings`."""
+        text = config.get("text_config") or {}
+        for source in (text, config):
+            value = source.get("max_position_embeddings")
+            if isinstance(value, int) and value > 0:
+                return value
+        raise FailedPrecondition("config.json names no max_position_embeddings")
+
+
+def _text(text: str) -> dict[str, Any]:
+    return {"type": "text", "text": text}
+
+
+FAMILIES: tuple[Family, ...] = (
+    Family("qwen3-vl", ("qwen3_vl",), default_max_output_tokens=16384),
+    Family("qwen2.5-vl", ("qwen2_5_vl",), default_max_output_tokens=8192),
+    Family("smolvlm2", ("smolvlm",), default_max_output_tokens=2048, strip_leading_space=True),
+    Family("smolvlm", ("idefics3",), default_max_output_tokens=2048, strip_leading_space=True),
+)
+
+
+def read_config(folder: Path) -> dict[str, Any]:
+    """config.json of a model folder, as a dict (no transformers import needed)."""
+    path = Path(folder) / "config.json"
+    if not path.is_file():
+        raise FailedPrecondition(f"{folder} has no config.json, so it is not a model folder")
+    data: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
+    return data
+
+
+def detect_family(config: dict[str, Any]) -> Family:
+    """The family of a model from its config.json, or Unimplemented naming the supported ones."""
+    model_type = config.get("model_type")
+    for family in FAMILIES:
+        if model_type in family.model_types:
+            return family
+    supported = ", ".join(f"{f.name} ({'/'.join(f.model_types)})" for f in FAMILIES)
+    raise Unimplemented(f"model_type {model_type!r} is not supported; sightd serves {supported}")

@@ -1,0 +1,411 @@
+"""The Files API service: uploads through `storage.uploads`, then processing (PROCESSING → ACTIVE
+or FAILED) off the event loop, lookups scoped by owner, and the expiry sweep.
+
+Processing runs the media probe in a worker thread once per finalized file. Requests that need a
+file (`resolve_for_use`) wait, bounded, for it to leave PROCESSING: woken by an in-process event,
+and re-reading SQL every second so a file processed by another worker is seen too. A file left
+PROCESSING by a crash is processed again on `start`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import binascii
+import builtins
+import contextlib
+import logging
+from collections.abc import AsyncIterable, AsyncIterator, Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any, Literal
+
+from sqlalchemy import Engine, and_, delete, or_, select, update
+
+from sightd import errors
+from sightd.media.probe import ProbeResult
+from sightd.settings import Settings
+from sightd.storage.blobs import LocalBlobStore
+from sightd.storage.metadata import FILES, create_tables, utcnow
+from sightd.storage.uploads import FILE_ID_RE, UploadStore
+
+log = logging.getLogger("sightd.files")
+
+FileState = Literal["PROCESSING", "ACTIVE", "FAILED"]
+
+FINALIZE_WAIT_S = 2.0
+"""How long finalize waits for processing, so small files come back ACTIVE from the upload and
+the seeds' 5-second polling loops never sleep."""
+RECHECK_S = 1.0
+"""Waiters re-read SQL this often: another worker may have processed the file."""
+PROBE_CONCURRENCY = 2
+"""Probes running at once (video probing decodes; keep it from starving generation)."""
+STILL_PROCESSING_RETRY_S = 5.0
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+@dataclass(frozen=True)
+class StoredFile:
+    """A file as stored. Times are aware UTC; `path` is the blob on local disk."""
+
+    id: str
+    owner: str
+    display_name: str | None
+    mime_type: str
+    size_bytes: int
+    sha256_hex: str
+    state: FileState
+    error: str | None
+    create_time: datetime
+    update_time: datetime
+    expire_time: datetime
+    path: Path
+    video_metadata: dict[str, Any] | None
+
+    @property
+    def name(self) -> str:
+        return f"files/{self.id}"
+
+
+def _not_found(file_id: str) -> errors.NotFound:
+    return errors.NotFound(f"File files/{file_id} not found, or it may have expired.")
+
+
+def _encode_token(create_time: datetime, file_id: str) -> str:
+    micros = (create_time - _EPOCH) // timedelta(microseconds=1)  # exact, unlike float seconds
+    raw = f"{micros}:{file_id}".encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def _decode_token(token: str) -> tuple[datetime, str]:
+    try:
+        raw = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)).decode()
+        micros, file_id = raw.split(":", 1)
+        when = _EPOCH + timedelta(microseconds=int(micros))
+    except (ValueError, binascii.Error, UnicodeDecodeError, OverflowError) as exc:
+        raise errors.InvalidArgument("Invalid page token.", field="pageToken") from exc
+    return when, file_id
+
+
+class FileService:
+    """Owns the files table, the blob store and the upload sessions for the API layer."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        db: Engine,
+        probe: Callable[[Path, str], ProbeResult],
+    ) -> None:
+        self.settings = settings
+        self._db = db
+        self._probe = probe
+        self.blobs = LocalBlobStore(settings.blob_dir)
+        self.uploads = UploadStore(
+            db,
+            self.blobs,
+            max_file_bytes=settings.max_file_bytes,
+            quota_bytes=settings.storage_quota_bytes,
+            session_ttl_s=settings.upload_session_ttl_s,
+            file_ttl_s=settings.file_ttl_s,
+        )
+        self._events: dict[str, asyncio.Event] = {}
+        self._processing: dict[str, asyncio.Task[None]] = {}
+        self._probe_slots = asyncio.Semaphore(PROBE_CONCURRENCY)
+        self._sweeper: asyncio.Task[None] | None = None
+
+    # --- lifecycle --------------------------------------------------------------------------
+    async def start(self) -> None:
+        """Create tables and folders, resume files a crash left PROCESSING, start the sweeper."""
+        await asyncio.to_thread(create_tables, self._db)
+        await asyncio.to_thread(self.blobs.ensure_dirs)
+        for file_id in await asyncio.to_thread(self._ids_in_state, "PROCESSING"):
+            self._schedule(file_id)
+        self._sweeper = asyncio.create_task(self._sweep_loop(), name="sightd-file-sweeper")
+
+    async def stop(self) -> None:
+        """Stop the sweeper and in-flight processing (those files resume on the next start)."""
+        tasks = list(self._processing.values())
+        if self._sweeper is not None:
+            tasks.append(self._sweeper)
+            self._sweeper = None
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+
+    # --- uploads ----------------------------------------------------------------------------
+    async def start_upload(
+        self,
+        owner: str,
+        *,
+        size_bytes: int | None,
+        mime_type: str,
+        display_name: str | None = None,
+        file_id: str | None = None,
+    ) -> str:
+        """Open a resumable upload; returns its bearer token."""
+        token, _ = await self.uploads.start(
+            owner,
+            declared_size=size_bytes,
+            mime_type=mime_type,
+            display_name=display_name,
+            file_id=file_id,
+        )
+        return token
+
+    async def upload_chunk(self, token: str, offset: int, chunks: AsyncIterable[bytes]) -> int:
+        """Store one chunk; returns the bytes received so far."""
+        return (await self.uploads.append(token, offset, chunks)).received_bytes
+
+    async def upload_received(self, token: str) -> int:
+        """Bytes received so far (the `query` command)."""
+        return (await self.uploads.get(token)).received_bytes
+
+    async def cancel_upload(self, token: str) -> None:
+        await self.uploads.cancel(token)
+
+    async def finalize_upload(self, token: str) -> StoredFile:
+        """Create the file and start processing; waits briefly so small files return ACTIVE."""
+        session = await self.uploads.finalize(token)
+        file_id = session.file_id
+        self._schedule(file_id)
+        task = self._processing.get(file_id)
+        if task is not None:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(asyncio.shield(task), FINALIZE_WAIT_S)
+        return await self.get(session.owner, file_id)
+
+    async def upload_whole(
+        self,
+        owner: str,
+        chunks: AsyncIterable[bytes],
+        *,
+        size_bytes: int | None,
+        mime_type: str,
+        display_name: str | None = None,
+        file_id: str | None = None,
+    ) -> StoredFile:
+        """A one-request upload (media or multipart): nothing is left behind when it fails."""
+        token = await self.start_upload(
+            owner,
+            size_bytes=size_bytes,
+            mime_type=mime_type,
+            display_name=display_name,
+            file_id=file_id,
+        )
+        try:
+            await self.upload_chunk(token, 0, chunks)
+            return await self.finalize_upload(token)
+        except BaseException:
+            with contextlib.suppress(errors.NotFound):
+                await asyncio.shield(self.uploads.cancel(token))
+            raise
+
+    async def upload_path(
+        self, owner: str, path: Path, *, mime_type: str, display_name: str | None = None
+    ) -> StoredFile:
+        """Store a local file (the CLI's `files upload`), read in bounded chunks off the loop."""
+
+        async def chunks() -> AsyncIterator[bytes]:
+            with open(path, "rb") as fh:
+                while data := await asyncio.to_thread(fh.read, 1 << 20):
+                    yield data
+
+        return await self.upload_whole(
+            owner,
+            chunks(),
+            size_bytes=path.stat().st_size,
+            mime_type=mime_type,
+            display_name=display_name,
+        )
+
+    # --- reads ------------------------------------------------------------------------------
+    async def get(self, owner: str, file_id: str) -> StoredFile:
+        """The caller's file; NotFound for unknown, expired or someone else's."""
+        found = await asyncio.to_thread(self._fetch, file_id)
+        if found is None or found.owner != owner or found.expire_time <= utcnow():
+            raise _not_found(file_id)
+        return found
+
+    async def list(
+        self, owner: str, page_size: int, page_token: str | None
+    ) -> tuple[builtins.list[StoredFile], str | None]:
+        """Newest first; returns (page, next page token or None)."""
+        after = _decode_token(page_token) if page_token else None
+        rows = await asyncio.to_thread(self._page, owner, page_size + 1, after)
+        if len(rows) <= page_size:
+            return rows, None
+        page = rows[:page_size]
+        return page, _encode_token(page[-1].create_time, page[-1].id)
+
+    async def delete(self, owner: str, file_id: str) -> None:
+        """Delete the caller's file and its blob; NotFound when it is not theirs."""
+        blob_key = await asyncio.to_thread(self._delete_row, owner, file_id)
+        if blob_key is None:
+            raise _not_found(file_id)
+        await asyncio.to_thread(self.blobs.delete, blob_key)
+        self._wake(file_id)
+
+    async def resolve_for_use(self, owner: str, file_id: str) -> StoredFile:
+        """An ACTIVE file for generation, waiting up to `file_wait_s` while it is PROCESSING."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self.settings.file_wait_s
+        while True:
+            event = self._events.setdefault(file_id, asyncio.Event())  # before reading SQL
+            try:
+                found = await self.get(owner, file_id)
+            except errors.NotFound:
+                self._events.pop(file_id, None)
+                raise
+            if found.state != "PROCESSING":
+                self._events.pop(file_id, None)
+            if found.state == "ACTIVE":
+                return found
+            if found.state == "FAILED":
+                raise errors.FailedPrecondition(
+                    f"File {found.name} failed processing: {found.error or 'unknown error'}",
+                    reason="FILE_FAILED",
+                )
+            left = deadline - loop.time()
+            if left <= 0:
+                raise errors.Unavailable(
+                    f"File {found.name} is still being processed; retry shortly.",
+                    retry_after_s=STILL_PROCESSING_RETRY_S,
+                    reason="FILE_PROCESSING",
+                )
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(event.wait(), min(RECHECK_S, left))
+
+    # --- processing and expiry --------------------------------------------------------------
+    def _schedule(self, file_id: str) -> None:
+        if file_id in self._processing:
+            return
+        task = asyncio.create_task(self._process(file_id), name=f"sightd-probe-{file_id}")
+        self._processing[file_id] = task
+        task.add_done_callback(lambda _t: self._processing.pop(file_id, None))
+
+    async def _process(self, file_id: str) -> None:
+        try:
+            async with self._probe_slots:
+                found = await asyncio.to_thread(self._fetch, file_id)
+                if found is None or found.state != "PROCESSING":
+                    return
+                try:
+                    result = await asyncio.to_thread(self._probe, found.path, found.mime_type)
+                except Exception as exc:  # a probe bug must not leave the file PROCESSING
+                    log.exception("probing files/%s failed", file_id)
+                    result = ProbeResult(
+                        found.mime_type, error=f"processing error ({type(exc).__name__})"
+                    )
+                await asyncio.to_thread(self._set_processed, file_id, result)
+        finally:
+            self._wake(file_id)
+
+    def _wake(self, file_id: str) -> None:
+        event = self._events.pop(file_id, None)
+        if event is not None:
+            event.set()
+
+    async def sweep(self) -> int:
+        """Delete expired files (rows, then blobs) and stale upload sessions; returns the count."""
+        removed = 0
+        for file_id, blob_key in await asyncio.to_thread(self._expired_files):
+            if await asyncio.to_thread(self._delete_expired_row, file_id):
+                await asyncio.to_thread(self.blobs.delete, blob_key)
+                self._wake(file_id)
+                removed += 1
+        return removed + await self.uploads.drop_expired()
+
+    async def _sweep_loop(self) -> None:
+        while True:
+            try:
+                swept = await self.sweep()
+                if swept:
+                    log.info("expiry sweep removed %d files/sessions", swept)
+            except Exception:
+                log.exception("expiry sweep failed")
+            await asyncio.sleep(self.settings.sweep_interval_s)
+
+    # --- SQL (blocking; run in threads) -----------------------------------------------------
+    def _to_file(self, row: Any) -> StoredFile:
+        return StoredFile(
+            id=row.id,
+            owner=row.owner,
+            display_name=row.display_name,
+            mime_type=row.mime_type,
+            size_bytes=int(row.size_bytes),
+            sha256_hex=row.sha256_hex,
+            state=row.state,
+            error=row.error,
+            create_time=row.create_time,
+            update_time=row.update_time,
+            expire_time=row.expire_time,
+            path=self.blobs.path_of(row.blob_key),
+            video_metadata=row.video_metadata,
+        )
+
+    def _fetch(self, file_id: str) -> StoredFile | None:
+        if not FILE_ID_RE.fullmatch(file_id):
+            return None
+        with self._db.connect() as conn:
+            row = conn.execute(select(FILES).where(FILES.c.id == file_id)).first()
+        return None if row is None else self._to_file(row)
+
+    def _page(
+        self, owner: str, limit: int, after: tuple[datetime, str] | None
+    ) -> builtins.list[StoredFile]:
+        query = select(FILES).where(and_(FILES.c.owner == owner, FILES.c.expire_time > utcnow()))
+        if after is not None:
+            when, last_id = after
+            query = query.where(
+                or_(
+                    FILES.c.create_time < when,
+                    and_(FILES.c.create_time == when, FILES.c.id < last_id),
+                )
+            )
+        query = query.order_by(FILES.c.create_time.desc(), FILES.c.id.desc()).limit(limit)
+        with self._db.connect() as conn:
+            return [self._to_file(r) for r in conn.execute(query)]
+
+    def _delete_row(self, owner: str, file_id: str) -> str | None:
+        if not FILE_ID_RE.fullmatch(file_id):
+            return None
+        with self._db.begin() as conn:
+            blob_key = conn.execute(
+                select(FILES.c.blob_key).where(and_(FILES.c.id == file_id, FILES.c.owner == owner))
+            ).scalar_one_or_none()
+            if blob_key is not None:
+                conn.execute(delete(FILES).where(FILES.c.id == file_id))
+        return blob_key
+
+    def _ids_in_state(self, state: FileState) -> builtins.list[str]:
+        with self._db.connect() as conn:
+            return list(conn.execute(select(FILES.c.id).where(FILES.c.state == state)).scalars())
+
+    def _set_processed(self, file_id: str, result: ProbeResult) -> None:
+        with self._db.begin() as conn:
+            conn.execute(
+                update(FILES)
+                .where(and_(FILES.c.id == file_id, FILES.c.state == "PROCESSING"))
+                .values(
+                    state="FAILED" if result.error else "ACTIVE",
+                    error=result.error,
+                    mime_type=result.mime_type,
+                    video_metadata=result.video_metadata,
+                    update_time=utcnow(),
+                )
+            )
+
+    def _expired_files(self) -> builtins.list[tuple[str, str]]:
+        with self._db.connect() as conn:
+            rows = conn.execute(
+                select(FILES.c.id, FILES.c.blob_key).where(FILES.c.expire_time <= utcnow())
+            ).all()
+        return [(r.id, r.blob_key) for r in rows]
+
+    def _delete_expired_row(self, file_id: str) -> bool:
+        with self._db.begin() as conn:
+            gone = conn.execute(
+                delete(FILES).where(and_(FILES.c.id == file_id, FILES.c.expire_time <= utcnow()))
+            ).rowcount
+        return gone == 1

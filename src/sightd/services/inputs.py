@@ -1,0 +1,99 @@
+"""Typed requests that the API layer hands to services, whichever endpoint they came from.
+
+generateContent, countTokens and the Interactions API all reduce to a `GenerateInput`: turns of
+text and media references (inline bytes already base64-decoded, Files API ids, URLs), plus
+generation options. Media are not decoded yet: that happens in `services.materialize`.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Literal
+
+from sightd.engine.base import Role, SamplingParams
+
+_FILE_URI = re.compile(r"(?:^|/)files/([a-z0-9]+)/?$")
+
+
+@dataclass(frozen=True)
+class InlineMedia:
+    data: bytes
+    mime_type: str | None
+
+
+@dataclass(frozen=True)
+class FileMedia:
+    file_id: str
+    mime_type: str | None
+
+
+@dataclass(frozen=True)
+class UrlMedia:
+    url: str
+    mime_type: str | None
+
+
+MediaRef = InlineMedia | FileMedia | UrlMedia
+
+
+@dataclass(frozen=True)
+class VideoOptions:
+    """Per-part video metadata (`videoMetadata`): clip and sampling rate."""
+
+    start_s: float | None = None
+    end_s: float | None = None
+    fps: float | None = None
+
+
+@dataclass(frozen=True)
+class TextIn:
+    text: str
+
+
+@dataclass(frozen=True)
+class MediaIn:
+    ref: MediaRef
+    field: str  # where it sits in the request, for error messages
+    video: VideoOptions | None = None
+    resolution: str | None = None  # low | medium | high | ultra_high
+
+
+PartIn = TextIn | MediaIn
+
+
+@dataclass(frozen=True)
+class TurnIn:
+    role: Role
+    parts: tuple[PartIn, ...]
+
+
+@dataclass(frozen=True)
+class GenerateInput:
+    model: str
+    turns: tuple[TurnIn, ...]
+    system: str | None = None
+    params: SamplingParams = field(default_factory=SamplingParams)
+    candidate_count: int = 1
+    response_mime_type: str | None = None
+    response_schema: dict[str, object] | None = None
+    media_resolution: str | None = None
+
+
+ResolutionLevel = Literal["low", "medium", "high", "ultra_high"]
+
+
+def media_ref_for_uri(uri: str, mime_type: str | None) -> MediaRef:
+    """This server's File URI (any host, any version) or `files/<id>` → a file; else a URL."""
+    match = _FILE_URI.search(uri.split("?", 1)[0])
+    if match and (uri.startswith("files/") or "://" in uri):
+        return FileMedia(match.group(1), mime_type)
+    return UrlMedia(uri, mime_type)
+
+
+def resolution_level(value: str | None) -> str | None:
+    """`MEDIA_RESOLUTION_LOW` / `low` → `low`; unspecified → None."""
+    if not value:
+        return None
+    level = value.lower().removeprefix("media_resolution_")
+    return None if level in ("unspecified", "") else level

@@ -1,0 +1,250 @@
+"""The Interactions API: create (plain, streamed or in the background), get, delete, cancel.
+
+An interaction is one generation over `input` (plus the history of `previous_interaction_id`)
+run through the same GenerateService as generateContent, recorded as a timeline of steps: the
+user_input steps, then one model_output step whose first block is text (the SDKs' seeds print
+`steps[-1].content[0].text`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import secrets
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime
+from typing import Any
+
+from sightd import errors
+from sightd.services.generate import CandidateDelta, CandidateDone, GenerateService, StreamStart
+from sightd.services.inputs import GenerateInput
+from sightd.services.interactions_input import (
+    compact_for_storage,
+    normalize_input,
+    sampling_from_config,
+    steps_to_turns,
+)
+from sightd.services.materialize import TokenUsage
+from sightd.services.models import strip_models_prefix
+from sightd.storage.interactions import InteractionRow, InteractionStore
+
+KEEP_INLINE_CHARS = 1_000_000
+
+
+def _now() -> datetime:
+    return datetime.now(UTC).replace(microsecond=0)
+
+
+def _ts(value: datetime) -> str:
+    if value.tzinfo is None:  # SQLite hands back naive datetimes; they were stored as UTC
+        value = value.replace(tzinfo=UTC)
+    return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def usage_json(usage: TokenUsage, output_tokens: int) -> dict[str, Any]:
+    return {
+        "total_input_tokens": usage.total,
+        "total_output_tokens": output_tokens,
+        "total_thought_tokens": 0,
+        "total_cached_tokens": 0,
+        "total_tool_use_tokens": 0,
+        "total_tokens": usage.total + output_tokens,
+        "input_tokens_by_modality": [
+            {"modality": m.lower(), "tokens": n} for m, n in usage.by_modality.items()
+        ],
+        "output_tokens_by_modality": [{"modality": "text", "tokens": output_tokens}],
+    }
+
+
+class InteractionService:
+    def __init__(self, store: InteractionStore, generate: GenerateService) -> None:
+        self.store = store
+        self.generate = generate
+        self._background: dict[str, asyncio.Task[None]] = {}
+
+    async def _prepare(
+        self, owner: str, body: dict[str, Any]
+    ) -> tuple[GenerateInput, list[dict[str, Any]], list[dict[str, Any]]]:
+        """The generation input, this call's input steps, and the earlier history steps."""
+        if body.get("agent") and not body.get("model"):
+            raise errors.InvalidArgument("agents are not supported by this server", field="agent")
+        model = body.get("model")
+        if not isinstance(model, str) or not model:
+            raise errors.InvalidArgument("model is required", field="model")
+        model = strip_models_prefix(model)
+        self.generate.catalog.resolve(model)
+        steps = normalize_input(body.get("input"))
+        history: list[dict[str, Any]] = []
+        previous = body.get("previous_interaction_id")
+        if previous:
+            row = await asyncio.to_thread(self.store.get, owner, str(previous))
+            if row is None:
+                raise errors.NotFound(
+                    f"Interaction {previous} not found", field="previous_interaction_id"
+                )
+            history = row.record.get("history", []) + row.record.get("input", [])
+            history += row.record.get("output", [])
+        system = body.get("system_instruction")
+        inp = GenerateInput(
+            model=model,
+            turns=steps_to_turns(history + steps),
+            system=system if isinstance(system, str) and system else None,
+            params=sampling_from_config(body.get("generation_config")),
+        )
+        return inp, steps, history
+
+    def _record(
+        self,
+        iid: str,
+        body: dict[str, Any],
+        inp: GenerateInput,
+        steps: list[dict[str, Any]],
+        history: list[dict[str, Any]],
+    ) -> dict[str, Any]:
+        record: dict[str, Any] = {
+            "id": iid,
+            "model": inp.model,
+            "input": compact_for_storage(steps, KEEP_INLINE_CHARS),
+            "history": history,
+            "output": [],
+        }
+        for key in ("system_instruction", "generation_config", "previous_interaction_id"):
+            if body.get(key) is not None:
+                record[key] = body[key]
+        return record
+
+    async def create(self, owner: str, body: dict[str, Any]) -> dict[str, Any]:
+        inp, steps, history = await self._prepare(owner, body)
+        iid = "v1_" + secrets.token_urlsafe(18)
+        created = _now()
+        record = self._record(iid, body, inp, steps, history)
+        store = body.get("store", True) is not False
+        if body.get("background"):
+            row = InteractionRow(iid, owner, inp.model, "in_progress", created, created, record)
+            await asyncio.to_thread(self.store.put, row)
+            self._background[iid] = asyncio.create_task(self._run_background(row, inp))
+            return self.view(row, include_input=False)
+        result = await self.generate.generate(owner, inp)
+        completion = result.candidates[0]
+        record["output"] = [_model_output(completion.text)]
+        record["usage"] = usage_json(result.usage, completion.output_tokens)
+        row = InteractionRow(iid, owner, inp.model, "completed", created, _now(), record)
+        if store:
+            await asyncio.to_thread(self.store.put, row)
+        return self.view(row, include_input=False)
+
+    async def _run_background(self, row: InteractionRow, inp: GenerateInput) -> None:
+        record = dict(row.record)
+        status = "completed"
+        try:
+            result = await self.generate.generate(row.owner, inp)
+            record["output"] = [_model_output(result.candidates[0].text)]
+            record["usage"] = usage_json(result.usage, result.candidates[0].output_tokens)
+        except asyncio.CancelledError:
+            status = "cancelled"
+        except errors.SightdError as exc:
+            status = "failed"
+            record["error"] = {"code": exc.http_code, "message": exc.message}
+        finally:
+            self._background.pop(row.id, None)
+            done = InteractionRow(row.id, row.owner, row.model, status, row.created, _now(), record)
+            await asyncio.to_thread(self.store.put, done)
+
+    async def stream(self, owner: str, body: dict[str, Any]) -> AsyncIterator[dict[str, Any]]:
+        """SSE event payloads: created, step.start, step.delta…, step.stop, completed."""
+        inp, steps, history = await self._prepare(owner, body)
+        items = await self.generate.stream(owner, inp)
+        iid = "v1_" + secrets.token_urlsafe(18)
+        return self._stream(owner, body, inp, steps, history, iid, items)
+
+    async def _stream(
+        self,
+        owner: str,
+        body: dict[str, Any],
+        inp: GenerateInput,
+        steps: list[dict[str, Any]],
+        history: list[dict[str, Any]],
+        iid: str,
+        items: AsyncIterator[Any],
+    ) -> AsyncIterator[dict[str, Any]]:
+        created = _now()
+        record = self._record(iid, body, inp, steps, history)
+        head = {"id": iid, "status": "in_progress", "model": inp.model, "created": _ts(created)}
+        yield {"event_type": "interaction.created", "interaction": head}
+        usage = TokenUsage()
+        async for item in items:
+            if isinstance(item, StreamStart):
+                usage = item.usage
+                yield {
+                    "event_type": "step.start",
+                    "index": 0,
+                    "step": {"type": "model_output", "content": []},
+                }
+            elif isinstance(item, CandidateDelta) and item.index == 0:
+                yield {
+                    "event_type": "step.delta",
+                    "index": 0,
+                    "delta": {"type": "text", "text": item.delta.text},
+                }
+            elif isinstance(item, CandidateDone) and item.index == 0:
+                record["output"] = [_model_output(item.completion.text)]
+                record["usage"] = usage_json(usage, item.completion.output_tokens)
+                yield {"event_type": "step.stop", "index": 0}
+        row = InteractionRow(iid, owner, inp.model, "completed", created, _now(), record)
+        if body.get("store", True) is not False:
+            await asyncio.to_thread(self.store.put, row)
+        yield {"event_type": "interaction.completed", "interaction": self.view(row, False)}
+
+    async def get(self, owner: str, iid: str, include_input: bool = True) -> dict[str, Any]:
+        row = await asyncio.to_thread(self.store.get, owner, iid)
+        if row is None:
+            raise errors.NotFound(f"Interaction {iid} not found")
+        return self.view(row, include_input)
+
+    async def delete(self, owner: str, iid: str) -> None:
+        task = self._background.pop(iid, None)
+        if task is not None:
+            task.cancel()
+        if not await asyncio.to_thread(self.store.delete, owner, iid):
+            raise errors.NotFound(f"Interaction {iid} not found")
+
+    async def cancel(self, owner: str, iid: str) -> dict[str, Any]:
+        row = await asyncio.to_thread(self.store.get, owner, iid)
+        if row is None:
+            raise errors.NotFound(f"Interaction {iid} not found")
+        task = self._background.get(iid)
+        if task is None:
+            raise errors.FailedPrecondition(
+                f"Interaction {iid} is {row.status}; only background interactions in progress "
+                "can be cancelled."
+            )
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+        return await self.get(owner, iid, include_input=False)
+
+    def view(self, row: InteractionRow, include_input: bool) -> dict[str, Any]:
+        """The Interaction JSON: output steps only, or the whole timeline with `include_input`."""
+        record = row.record
+        steps = list(record.get("output", []))
+        if include_input:
+            steps = list(record.get("input", [])) + steps
+        out: dict[str, Any] = {
+            "id": row.id,
+            "object": "interaction",
+            "status": row.status,
+            "model": row.model,
+            "created": _ts(row.created),
+            "updated": _ts(row.updated),
+            "steps": steps,
+        }
+        if "usage" in record:
+            out["usage"] = record["usage"]
+        if "error" in record:
+            out["error"] = record["error"]
+        for key in ("system_instruction", "generation_config", "previous_interaction_id"):
+            if key in record:
+                out[key] = record[key]
+        return out
+
+
+def _model_output(text: str) -> dict[str, Any]:
+    return {"type": "model_output", "content": [{"type": "text", "text": text}]}

@@ -1,0 +1,170 @@
+"""Turns a `GenerateInput` into what the engine consumes, and counts its tokens.
+
+One path serves both countTokens (sizes from image headers, nothing decoded) and generation
+(images decoded off the event loop at the size the model needs), so the two report the same
+numbers for the same request.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from sightd import errors
+from sightd.engine.base import ImagePart, Prompt, PromptPart, TextPart, Turn
+from sightd.media import image as media_image
+from sightd.media import mime as media_mime
+from sightd.media import tokens as media_tokens
+from sightd.services.files import FileService
+from sightd.services.inputs import FileMedia, GenerateInput, InlineMedia, MediaIn, UrlMedia
+from sightd.settings import Settings
+
+
+@dataclass
+class TokenUsage:
+    """Prompt tokens by Gemini modality name (TEXT, IMAGE, VIDEO, AUDIO)."""
+
+    by_modality: dict[str, int] = field(default_factory=dict)
+
+    def add(self, modality: str, tokens: int) -> None:
+        self.by_modality[modality] = self.by_modality.get(modality, 0) + tokens
+
+    @property
+    def total(self) -> int:
+        return sum(self.by_modality.values())
+
+    def details(self) -> list[dict[str, object]]:
+        return [{"modality": m, "tokenCount": n} for m, n in self.by_modality.items()]
+
+
+@dataclass(frozen=True)
+class _Media:
+    """Resolved bytes of one media part: in memory (inline) or on disk (Files API)."""
+
+    mime_type: str
+    data: bytes | None
+    path: Path | None
+
+
+class Materializer:
+    """Resolves media references and decodes or measures them."""
+
+    def __init__(self, settings: Settings, files: FileService) -> None:
+        self.settings = settings
+        self.files = files
+
+    async def _resolve(self, owner: str, part: MediaIn) -> _Media:
+        ref = part.ref
+        if isinstance(ref, InlineMedia):
+            mime = media_mime.resolve_mime(
+                ref.mime_type, ref.data[: media_mime.SNIFF_BYTES], part.field
+            )
+            return _Media(mime, ref.data, None)
+        if isinstance(ref, FileMedia):
+            stored = await self.files.resolve_for_use(owner, ref.file_id)
+            return _Media(media_mime.normalize(stored.mime_type), None, stored.path)
+        assert isinstance(ref, UrlMedia)
+        raise _url_error(ref.url, part.field)
+
+    def _check_kind(self, media: _Media, field_name: str) -> None:
+        kind = media_mime.kind(media.mime_type)
+        if kind != "image":
+            raise errors.InvalidArgument(
+                f"{media.mime_type} input is not supported by this server yet; "
+                "send images (PNG, JPEG, WEBP, HEIC, HEIF).",
+                field=field_name,
+            )
+
+    async def count(
+        self, owner: str, inp: GenerateInput, count_text: Callable[[str], int]
+    ) -> TokenUsage:
+        """Gemini-rule token counts of the whole request, without decoding pixels."""
+        _, usage = await self._walk(owner, inp, count_text, max_side_px=None)
+        return usage
+
+    async def prompt(
+        self, owner: str, inp: GenerateInput, max_side_px: int, count_text: Callable[[str], int]
+    ) -> tuple[Prompt, TokenUsage]:
+        """The decoded prompt, and its token usage by the same rules as `count`."""
+        return await self._walk(owner, inp, count_text, max_side_px=max_side_px)
+
+    async def _walk(
+        self,
+        owner: str,
+        inp: GenerateInput,
+        count_text: Callable[[str], int],
+        max_side_px: int | None,
+    ) -> tuple[Prompt, TokenUsage]:
+        """Resolve every part in order; decode images only when `max_side_px` is given."""
+        usage = TokenUsage({"TEXT": 0})
+        if inp.system:
+            usage.add("TEXT", count_text(inp.system))
+        turns: list[Turn] = []
+        n_images = 0
+        for turn in inp.turns:
+            parts: list[PromptPart] = []
+            for part in turn.parts:
+                if not isinstance(part, MediaIn):
+                    usage.add("TEXT", count_text(part.text))
+                    parts.append(TextPart(part.text))
+                    continue
+                n_images += 1
+                self._check_count(n_images)
+                media = await self._resolve(owner, part)
+                self._check_kind(media, part.field)
+                if max_side_px is None:
+                    size = await asyncio.to_thread(_image_size, media, part.field)
+                else:
+                    image = await asyncio.to_thread(self._decode, media, max_side_px, part.field)
+                    size = image.source_size_px
+                    parts.append(image)
+                usage.add("IMAGE", media_tokens.image_tokens(*size))
+            turns.append(Turn(turn.role, tuple(parts)))
+        return Prompt(tuple(turns), inp.system), usage
+
+    def _check_count(self, n_images: int) -> None:
+        if n_images > self.settings.max_images_per_request:
+            raise errors.InvalidArgument(
+                f"Too many images in one request: the limit is "
+                f"{self.settings.max_images_per_request}."
+            )
+
+    def _decode(self, media: _Media, max_side_px: int, field_name: str) -> ImagePart:
+        if media.data is not None:
+            return media_image.decode_image(
+                media.data,
+                max_side_px=max_side_px,
+                max_pixels=self.settings.max_image_pixels,
+                field=field_name,
+            )
+        assert media.path is not None
+        return media_image.decode_image_file(
+            media.path,
+            max_side_px=max_side_px,
+            max_pixels=self.settings.max_image_pixels,
+            field=field_name,
+        )
+
+
+def _image_size(media: _Media, field_name: str) -> tuple[int, int]:
+    if media.data is not None:
+        return media_image.image_size(media.data, field=field_name)
+    assert media.path is not None
+    return media_image.image_size_file(media.path, field=field_name)
+
+
+def _url_error(url: str, field_name: str) -> errors.SightdError:
+    host = url.split("://", 1)[-1].split("/", 1)[0].lower()
+    if host.endswith(("youtube.com", "youtu.be")):
+        return errors.InvalidArgument(
+            f"YouTube URLs are not supported by this server yet: {url}. Download the video and "
+            "upload it with the Files API instead.",
+            field=field_name,
+        )
+    return errors.InvalidArgument(
+        f"Fetching media from URLs is not supported by this server yet: {url}. Upload it with "
+        "the Files API or send it inline.",
+        field=field_name,
+    )

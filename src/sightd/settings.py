@@ -1,0 +1,152 @@
+"""Every knob sightd has, typed and described. The only module that reads the environment:
+`Settings.load()` merges `SIGHTD_<NAME>` variables with explicit overrides (from the CLI, whose
+flags are generated from these fields), so a flag, an env var and a test fixture all set the same
+thing the same way.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+GB = 1024**3
+MB = 1024**2
+ENV_PREFIX = "SIGHTD_"
+DEFAULT_MODEL = "Qwen/Qwen3-VL-2B-Instruct"
+
+
+def _default_data_dir() -> Path:
+    base = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
+    return Path(base) / "sightd"
+
+
+class Settings(BaseModel):
+    """Server configuration. Field names double as `--flag-names` and `SIGHTD_` env vars."""
+
+    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+
+    # --- model / engine -------------------------------------------------------------------
+    model: str = Field(
+        DEFAULT_MODEL,
+        description="Model to serve: a hub id (downloaded on first use) or a local folder.",
+    )
+    engine: Literal["transformers"] = Field(
+        "transformers", description="Backend that runs the model."
+    )
+    device: str = Field("auto", description="torch device: auto, cpu, cuda, cuda:1, mps.")
+    dtype: str = Field("auto", description="torch dtype: auto, float32, bfloat16, float16.")
+    torch_threads: int = Field(
+        0, description="CPU threads for torch (0: one per core, spin-waiting off)."
+    )
+    max_queue: int = Field(
+        32, description="Generations waiting for the model before new ones get 429."
+    )
+    hub_offline: bool = Field(
+        False, description="Never contact the model hub (local folders and cache only)."
+    )
+    hub_cache_dir: Path | None = Field(
+        None, description="Where hub downloads are cached (default: the hub's own cache)."
+    )
+
+    # --- HTTP ----------------------------------------------------------------------------
+    host: str = Field("0.0.0.0", description="Address to bind (loopback only without API keys).")
+    port: int = Field(8080, description="TCP port to listen on.")
+    path_prefix: str = Field(
+        "", description="Serve every route also under this path, e.g. /gemini."
+    )
+    public_base_url: str | None = Field(
+        None,
+        description="Base URL clients reach the server at, for upload and file URIs "
+        "(default: taken from each request's Host / X-Forwarded-* headers).",
+    )
+    api_keys: list[str] = Field(
+        default_factory=list,
+        description="Accepted API keys, comma-separated. None: no auth, loopback only.",
+    )
+    log_level: str = Field("info", description="Logging level.")
+
+    # --- storage -------------------------------------------------------------------------
+    data_dir: Path = Field(
+        default_factory=_default_data_dir, description="Where files and the database live."
+    )
+    database_url: str | None = Field(
+        None,
+        description="SQLAlchemy URL for metadata (default: SQLite in data_dir; "
+        "postgresql+psycopg://... for scale).",
+    )
+    file_ttl_s: int = Field(48 * 3600, description="Seconds an uploaded file lives.")
+    sweep_interval_s: float = Field(600.0, description="Seconds between expiry sweeps.")
+    max_file_bytes: int = Field(2 * GB, description="Largest accepted upload (at most 20 GB).")
+    storage_quota_bytes: int = Field(20 * GB, description="Stored bytes allowed per API key.")
+    upload_session_ttl_s: int = Field(
+        7 * 24 * 3600, description="Seconds an unfinished upload lives."
+    )
+    file_wait_s: float = Field(
+        120.0, description="How long a request waits for a PROCESSING file before failing."
+    )
+
+    # --- request limits ------------------------------------------------------------------
+    max_request_bytes: int = Field(20 * MB, description="generateContent/countTokens body limit.")
+    max_interaction_bytes: int = Field(100 * MB, description="Interactions body limit.")
+    max_image_pixels: int = Field(
+        100_000_000, description="Decoded-pixel cap per image (decompression-bomb guard)."
+    )
+    max_images_per_request: int = Field(3600, description="Images allowed in one request.")
+
+    @field_validator("api_keys", mode="before")
+    @classmethod
+    def _split_keys(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            return [k.strip() for k in value.split(",") if k.strip()]
+        return value
+
+    @field_validator("path_prefix")
+    @classmethod
+    def _norm_prefix(cls, value: str) -> str:
+        value = value.strip().rstrip("/")
+        if value and not value.startswith("/"):
+            value = "/" + value
+        return value
+
+    @field_validator("max_file_bytes")
+    @classmethod
+    def _cap_file(cls, value: int) -> int:
+        if not 0 < value <= 20 * GB:
+            raise ValueError("max_file_bytes must be between 1 byte and 20 GB")
+        return value
+
+    @property
+    def auth_enabled(self) -> bool:
+        return bool(self.api_keys)
+
+    @property
+    def effective_database_url(self) -> str:
+        return self.database_url or f"sqlite:///{self.data_dir / 'sightd.db'}"
+
+    @property
+    def blob_dir(self) -> Path:
+        return self.data_dir / "blobs"
+
+    @classmethod
+    def load(cls, **overrides: Any) -> Settings:
+        """Settings from `SIGHTD_*` env vars, then `overrides` (None values are skipped)."""
+        values: dict[str, Any] = {}
+        for name in cls.model_fields:
+            raw = os.environ.get(ENV_PREFIX + name.upper())
+            if raw is not None and raw != "":
+                values[name] = raw
+        values.update({k: v for k, v in overrides.items() if v is not None})
+        return cls.model_validate(values)
+
+
+def env_flag(name: str) -> str | None:
+    """Read a non-sightd variable that a library also reads (e.g. HF_HUB_OFFLINE)."""
+    return os.environ.get(name)
+
+
+def set_env_default(name: str, value: str) -> None:
+    """Give a library's env knob a default before it is imported (OMP_WAIT_POLICY etc.)."""
+    os.environ.setdefault(name, value)

@@ -1,0 +1,101 @@
+"""SQL tables for uploaded files and unfinished upload sessions (SQLAlchemy Core, so one schema
+serves embedded SQLite and PostgreSQL alike).
+
+Times are stored as naive UTC and handed back as aware UTC (`UTCDateTime`): SQLite has no time
+zones, and comparing like with like keeps the expiry sweep and list paging portable.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Column,
+    DateTime,
+    Dialect,
+    Engine,
+    Index,
+    String,
+    Table,
+    Text,
+    TypeDecorator,
+)
+
+from sightd.storage.db import METADATA
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Aware UTC datetimes in, aware UTC datetimes out; stored naive UTC."""
+
+    impl = DateTime(timezone=False)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to a UTC column")
+        return value.astimezone(UTC).replace(tzinfo=None)
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if isinstance(value, str):  # SQLite without the DateTime adapter (raw SQL paths)
+            value = datetime.fromisoformat(value)
+        assert isinstance(value, datetime)
+        return value.replace(tzinfo=UTC)
+
+
+def utcnow() -> datetime:
+    """Now as an aware UTC datetime (the one clock every row uses)."""
+    return datetime.now(UTC)
+
+
+FILES = Table(
+    "files",
+    METADATA,
+    Column("id", String(40), primary_key=True),
+    Column("owner", String(64), nullable=False),
+    Column("display_name", String(512), nullable=True),
+    Column("mime_type", String(255), nullable=False),
+    Column("size_bytes", BigInteger, nullable=False),
+    Column("sha256_hex", String(64), nullable=False),
+    Column("state", String(16), nullable=False),
+    Column("error", Text, nullable=True),
+    Column("create_time", UTCDateTime, nullable=False),
+    Column("update_time", UTCDateTime, nullable=False),
+    Column("expire_time", UTCDateTime, nullable=False),
+    Column("blob_key", String(255), nullable=False),
+    Column("video_metadata", JSON, nullable=True),
+    Index("ix_files_owner_created", "owner", "create_time", "id"),
+    Index("ix_files_expire", "expire_time"),
+    Index("ix_files_state", "state"),
+)
+"""One row per uploaded file. `id` is global (the URI names it); `owner` scopes every read."""
+
+UPLOAD_SESSIONS = Table(
+    "upload_sessions",
+    METADATA,
+    # sha256 of the bearer token in the upload URL: a leaked database does not leak credentials.
+    Column("id", String(64), primary_key=True),
+    Column("owner", String(64), nullable=False),
+    Column("file_id", String(40), nullable=False, unique=True),
+    Column("display_name", String(512), nullable=True),
+    Column("mime_type", String(255), nullable=False),
+    Column("declared_size", BigInteger, nullable=True),
+    Column("received_bytes", BigInteger, nullable=False),
+    Column("create_time", UTCDateTime, nullable=False),
+    Column("expire_time", UTCDateTime, nullable=False),
+    Index("ix_upload_sessions_owner", "owner"),
+    Index("ix_upload_sessions_expire", "expire_time"),
+)
+"""One row per unfinished upload. `file_id` is reserved here so a chosen name cannot be taken
+twice; `received_bytes` is the authority on how much of the partial blob is valid."""
+
+
+def create_tables(engine: Engine) -> None:
+    """Create the files/upload tables if missing (idempotent; `init_schema` does all tables)."""
+    METADATA.create_all(engine, tables=[FILES, UPLOAD_SESSIONS])

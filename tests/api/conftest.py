@@ -1,0 +1,118 @@
+"""Fixtures for the Files API tests: a live uvicorn server on 127.0.0.1 running only the files
+and upload routers (no model), so the official SDK and curl exercise the real HTTP path fast.
+
+`make_files_server(**settings)` builds the app with `files_app(settings)` (the real media probe,
+so processing states are the real ones); swapping in `sightd.app.create_app` later only changes
+that one function.
+"""
+
+from __future__ import annotations
+
+import socket
+import threading
+import time
+from collections.abc import AsyncIterator, Callable, Iterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+import pytest
+from fastapi import FastAPI
+
+API_VERSIONS = ("v1", "v1beta", "v1alpha")
+
+
+def files_app(settings: Any) -> FastAPI:
+    """The smallest app that serves the Files API the way app.py mounts it."""
+    from sightd.api import files as files_api
+    from sightd.api import upload as upload_api
+    from sightd.api.errors import install_error_handlers
+    from sightd.media.probe import probe_file
+    from sightd.services.files import FileService
+    from sightd.storage.db import create_db
+    from sightd.storage.metadata import create_tables
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        db = create_db(settings.effective_database_url)
+        create_tables(db)
+        files = FileService(settings, db, probe_file)
+        await files.start()
+        app.state.files = files
+        try:
+            yield
+        finally:
+            await files.stop()
+            db.dispose()
+
+    app = FastAPI(lifespan=lifespan, openapi_url=None)
+    app.state.settings = settings
+    install_error_handlers(app)
+    for prefix in [""] + ([settings.path_prefix] if settings.path_prefix else []):
+        for version in API_VERSIONS:
+            app.include_router(files_api.router, prefix=f"{prefix}/{version}")
+        app.include_router(upload_api.router, prefix=prefix)
+    return app
+
+
+class FilesServer:
+    """`files_app` served by uvicorn in a daemon thread on a free loopback port."""
+
+    def __init__(self, settings: Any) -> None:
+        import uvicorn
+
+        self.settings = settings
+        sock = socket.socket()
+        sock.bind(("127.0.0.1", 0))
+        self.port = sock.getsockname()[1]
+        sock.close()
+        config = uvicorn.Config(
+            files_app(settings), host="127.0.0.1", port=self.port, log_level="warning"
+        )
+        self.server = uvicorn.Server(config)
+        self.thread = threading.Thread(target=self.server.run, daemon=True)
+        self.thread.start()
+        deadline = time.time() + 30
+        while not self.server.started:
+            if time.time() > deadline or not self.thread.is_alive():
+                raise RuntimeError("files test server did not start")
+            time.sleep(0.02)
+        self.url = f"http://127.0.0.1:{self.port}"
+
+    def stop(self) -> None:
+        self.server.should_exit = True
+        self.thread.join(10)
+
+
+@pytest.fixture
+def make_files_server(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[Callable[..., FilesServer]]:
+    """Factory: `make_files_server(**settings)` → a running FilesServer with its own data dir."""
+    from sightd.settings import Settings
+
+    servers: list[FilesServer] = []
+
+    def make(**overrides: Any) -> FilesServer:
+        values: dict[str, Any] = {"data_dir": tmp_path_factory.mktemp("files-data")}
+        values.update(overrides)
+        server = FilesServer(Settings(**values))
+        servers.append(server)
+        return server
+
+    yield make
+    for server in servers:
+        server.stop()
+
+
+@pytest.fixture
+def files_server(make_files_server: Callable[..., FilesServer]) -> FilesServer:
+    return make_files_server()
+
+
+@pytest.fixture
+def files_client(files_server: FilesServer) -> Any:
+    """The official google-genai client pointed at the live files server."""
+    from google import genai
+    from google.genai import types
+
+    return genai.Client(api_key="test", http_options=types.HttpOptions(base_url=files_server.url))

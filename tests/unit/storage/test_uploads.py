@@ -1,0 +1,312 @@
+"""The upload state machine, table-driven, on SQLite and PostgreSQL (see conftest.db)."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import os
+from collections.abc import AsyncIterator, Coroutine
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any, TypeVar
+
+import pytest
+from sqlalchemy import Engine, func, select
+
+from sightd import errors
+from sightd.storage.blobs import LocalBlobStore
+from sightd.storage.metadata import FILES, UPLOAD_SESSIONS, utcnow
+from sightd.storage.uploads import UploadStore
+
+T = TypeVar("T")
+SIZE = 20
+DATA = os.urandom(64)  # bytes [0, SIZE) are the file; the rest overshoots it
+
+
+def run(coro: Coroutine[Any, Any, T]) -> T:
+    return asyncio.run(coro)
+
+
+async def pieces(data: bytes, size: int = 3) -> AsyncIterator[bytes]:
+    """Small uneven pieces, as a socket delivers them."""
+    for i in range(0, len(data), size):
+        yield data[i : i + size]
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = utcnow()
+
+    def __call__(self) -> datetime:
+        return self.now
+
+
+def make_store(db: Engine, root: Path, clock: Clock | None = None, **limits: Any) -> UploadStore:
+    blobs = LocalBlobStore(root)
+    blobs.ensure_dirs()
+    kwargs: dict[str, Any] = {
+        "max_file_bytes": 1000,
+        "quota_bytes": 10_000,
+        "session_ttl_s": 3600,
+        "file_ttl_s": 7200,
+    }
+    kwargs.update(limits)
+    return UploadStore(db, blobs, clock=clock or Clock(), **kwargs)
+
+
+@dataclass(frozen=True)
+class Append:
+    offset: int
+    n: int
+    error: type[errors.SightdError] | None = None
+    received: int | None = None  # expected bytes received afterwards
+
+
+@dataclass(frozen=True)
+class Finalize:
+    error: type[errors.SightdError] | None = None
+
+
+CASES: dict[str, tuple[int | None, list[Append | Finalize]]] = {
+    "in order": (
+        SIZE,
+        [
+            Append(0, 8, received=8),
+            Append(8, 8, received=16),
+            Append(16, 4, received=20),
+            Finalize(),
+        ],
+    ),
+    "one request": (SIZE, [Append(0, 20), Finalize()]),
+    "re-sent chunk is idempotent": (
+        SIZE,
+        [Append(0, 8), Append(0, 8, received=8), Append(8, 12), Finalize()],
+    ),
+    "overlapping resend appends the tail": (
+        SIZE,
+        [Append(0, 8), Append(4, 8, received=12), Append(12, 8), Finalize()],
+    ),
+    "resend inside stored bytes": (
+        SIZE,
+        [Append(0, 12), Append(2, 4, received=12), Append(12, 8), Finalize()],
+    ),
+    "gap is refused, session survives": (
+        SIZE,
+        [
+            Append(0, 8),
+            Append(12, 4, errors.InvalidArgument, received=8),
+            Append(8, 12),
+            Finalize(),
+        ],
+    ),
+    "negative offset": (
+        SIZE,
+        [Append(-1, 4, errors.InvalidArgument, received=0), Append(0, 20), Finalize()],
+    ),
+    "past the declared size": (
+        SIZE,
+        [
+            Append(0, 8),
+            Append(8, 16, errors.InvalidArgument, received=8),
+            Append(8, 12),
+            Finalize(),
+        ],
+    ),
+    "finalize short": (
+        SIZE,
+        [Append(0, 8), Finalize(errors.InvalidArgument), Append(8, 12), Finalize()],
+    ),
+    "empty file": (0, [Finalize()]),
+    "empty chunk then finalize": (0, [Append(0, 0, received=0), Finalize()]),
+    "unknown size takes what came": (None, [Append(0, 8), Append(8, 12), Finalize()]),
+    "over the per-file cap": (
+        None,
+        [Append(0, 30, errors.PayloadTooLarge, received=0), Append(0, 20), Finalize()],
+    ),
+    "over the quota": (
+        None,
+        [Append(0, 16, errors.ResourceExhausted, received=0), Append(0, 15), Finalize()],
+    ),
+}
+LIMITS: dict[str, dict[str, int]] = {
+    "over the per-file cap": {"max_file_bytes": 25, "quota_bytes": 1000},
+    "over the quota": {"max_file_bytes": 1000, "quota_bytes": 15},
+}
+
+
+@pytest.mark.parametrize("name", list(CASES))
+def test_upload_sequences(name: str, db: Engine, tmp_path: Path) -> None:
+    declared, steps = CASES[name]
+    store = make_store(db, tmp_path, **LIMITS.get(name, {}))
+
+    async def scenario() -> None:
+        token, session = await store.start("alice", declared_size=declared, mime_type="image/png")
+        finished, received = None, 0
+        for step in steps:
+            if isinstance(step, Append):
+                chunk = DATA[max(step.offset, 0) : max(step.offset, 0) + step.n]
+                if step.error:
+                    with pytest.raises(step.error):
+                        await store.append(token, step.offset, pieces(chunk))
+                else:
+                    after = await store.append(token, step.offset, pieces(chunk))
+                    received = after.received_bytes
+                if step.received is not None:
+                    assert (await store.get(token)).received_bytes == step.received
+            elif step.error:
+                with pytest.raises(step.error):
+                    await store.finalize(token)
+            else:
+                finished = await store.finalize(token)
+        if finished is None:
+            return
+        expected = DATA[:received]
+        assert finished.file_id == session.file_id
+        with db.connect() as conn:
+            row = conn.execute(select(FILES).where(FILES.c.id == session.file_id)).one()
+            assert conn.execute(select(func.count()).select_from(UPLOAD_SESSIONS)).scalar() == 0
+        assert row.state == "PROCESSING"
+        assert row.size_bytes == len(expected)
+        assert row.sha256_hex == hashlib.sha256(expected).hexdigest()
+        assert store._blobs.path_of(row.blob_key).read_bytes() == expected
+        with pytest.raises(errors.NotFound):  # the token is spent
+            await store.get(token)
+
+    run(scenario())
+
+
+def test_unknown_and_malformed_tokens(db: Engine, tmp_path: Path) -> None:
+    store = make_store(db, tmp_path)
+    for token in ("x" * 43, "has spaces in it okay", "", "../../etc/passwd"):
+        with pytest.raises(errors.NotFound):
+            run(store.append(token, 0, pieces(b"abc")))
+        with pytest.raises(errors.NotFound):
+            run(store.finalize(token))
+
+
+def test_expired_session_is_gone_and_swept(db: Engine, tmp_path: Path) -> None:
+    clock = Clock()
+    store = make_store(db, tmp_path, clock)
+    token, session = run(store.start("alice", declared_size=SIZE, mime_type="video/mp4"))
+    run(store.append(token, 0, pieces(DATA[:8])))
+    clock.now += timedelta(seconds=3601)
+    with pytest.raises(errors.NotFound):
+        run(store.append(token, 8, pieces(DATA[8:20])))
+    assert run(store.drop_expired()) == 1
+    assert not (tmp_path / "partial" / session.id).exists()
+    assert run(store.drop_expired()) == 0
+
+
+def test_cap_and_quota_checked_at_start(db: Engine, tmp_path: Path) -> None:
+    store = make_store(db, tmp_path, max_file_bytes=25, quota_bytes=30)
+    with pytest.raises(errors.PayloadTooLarge):
+        run(store.start("alice", declared_size=26, mime_type="image/png"))
+    with pytest.raises(errors.InvalidArgument):
+        run(store.start("alice", declared_size=-1, mime_type="image/png"))
+
+    async def fill() -> None:
+        token, _ = await store.start("alice", declared_size=SIZE, mime_type="image/png")
+        await store.append(token, 0, pieces(DATA[:SIZE]))
+        await store.finalize(token)
+
+    run(fill())
+    with pytest.raises(errors.ResourceExhausted):
+        run(store.start("alice", declared_size=11, mime_type="image/png"))
+    run(store.start("alice", declared_size=10, mime_type="image/png"))  # exactly fits
+    run(store.start("bob", declared_size=25, mime_type="image/png"))  # quota is per owner
+
+
+def test_quota_counts_other_sessions_bytes(db: Engine, tmp_path: Path) -> None:
+    store = make_store(db, tmp_path, quota_bytes=30)
+
+    async def scenario() -> None:
+        first, _ = await store.start("alice", declared_size=None, mime_type="image/png")
+        await store.append(first, 0, pieces(DATA[:20]))
+        second, _ = await store.start("alice", declared_size=None, mime_type="image/png")
+        with pytest.raises(errors.ResourceExhausted):
+            await store.append(second, 0, pieces(DATA[:11]))
+        await store.append(second, 0, pieces(DATA[:10]))
+
+    run(scenario())
+
+
+def test_chosen_names(db: Engine, tmp_path: Path) -> None:
+    store = make_store(db, tmp_path)
+
+    async def scenario() -> None:
+        token, session = await store.start(
+            "alice", declared_size=0, mime_type="a/b", file_id="abc1"
+        )
+        assert session.file_id == "abc1"
+        with pytest.raises(errors.AlreadyExists):  # reserved by a live session
+            await store.start("bob", declared_size=0, mime_type="a/b", file_id="abc1")
+        await store.finalize(token)
+        with pytest.raises(errors.AlreadyExists):  # taken by a file
+            await store.start("alice", declared_size=0, mime_type="a/b", file_id="abc1")
+        for bad in ("ABC", "a-b", "x" * 41, ""):
+            with pytest.raises(errors.InvalidArgument):
+                await store.start("alice", declared_size=0, mime_type="a/b", file_id=bad)
+
+    run(scenario())
+
+
+def test_resume_in_a_new_process_rehashes(db: Engine, tmp_path: Path) -> None:
+    """A second worker (no cached hash state) continues the upload; the digest is still right."""
+    first, second = make_store(db, tmp_path), make_store(db, tmp_path)
+    token, session = run(first.start("alice", declared_size=SIZE, mime_type="image/png"))
+    run(first.append(token, 0, pieces(DATA[:8])))
+    # A writer that died after writing but before committing leaves junk past received_bytes.
+    with open(tmp_path / "partial" / session.id, "ab") as fh:
+        fh.write(b"junk-junk")
+    run(second.append(token, 8, pieces(DATA[8:SIZE])))
+    done = run(second.finalize(token))
+    with db.connect() as conn:
+        row = conn.execute(select(FILES).where(FILES.c.id == done.file_id)).one()
+    assert row.sha256_hex == hashlib.sha256(DATA[:SIZE]).hexdigest()
+    assert (tmp_path / row.blob_key).read_bytes() == DATA[:SIZE]
+
+
+def test_cancel_drops_everything(db: Engine, tmp_path: Path) -> None:
+    store = make_store(db, tmp_path)
+    token, session = run(store.start("alice", declared_size=SIZE, mime_type="image/png"))
+    run(store.append(token, 0, pieces(DATA[:8])))
+    run(store.cancel(token))
+    assert not (tmp_path / "partial" / session.id).exists()
+    with pytest.raises(errors.NotFound):
+        run(store.get(token))
+
+
+def test_large_chunk_streams_in_bounded_writes(db: Engine, tmp_path: Path) -> None:
+    """3 MiB in 64 KiB pieces: written in WRITE_BYTES batches, digest computed on the way."""
+    data = os.urandom(3 * 1024 * 1024 + 7)
+    store = make_store(db, tmp_path, max_file_bytes=len(data), quota_bytes=len(data))
+
+    async def scenario() -> str:
+        token, _ = await store.start("alice", declared_size=len(data), mime_type="video/mp4")
+        await store.append(token, 0, pieces(data, 64 * 1024))
+        return (await store.finalize(token)).file_id
+
+    file_id = run(scenario())
+    with db.connect() as conn:
+        row = conn.execute(select(FILES).where(FILES.c.id == file_id)).one()
+    assert row.sha256_hex == hashlib.sha256(data).hexdigest()
+    assert (tmp_path / row.blob_key).read_bytes() == data
+
+
+def test_interrupted_chunk_rolls_back(db: Engine, tmp_path: Path) -> None:
+    """A client that disconnects mid-chunk leaves the session at its last committed size."""
+    store = make_store(db, tmp_path)
+    token, session = run(store.start("alice", declared_size=SIZE, mime_type="image/png"))
+
+    async def broken() -> AsyncIterator[bytes]:
+        yield DATA[8:12]
+        raise ConnectionResetError("client went away")
+
+    run(store.append(token, 0, pieces(DATA[:8])))
+    with pytest.raises(ConnectionResetError):
+        run(store.append(token, 8, broken()))
+    assert run(store.get(token)).received_bytes == 8
+    assert (tmp_path / "partial" / session.id).stat().st_size == 8
+    run(store.append(token, 8, pieces(DATA[8:SIZE])))
+    run(store.finalize(token))
