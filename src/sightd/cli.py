@@ -77,6 +77,18 @@ def _is_loopback(host: str) -> bool:
         return False
 
 
+def bind_host(settings: Settings) -> tuple[str, str | None]:
+    """Where to listen, and a warning to log: without API keys only loopback is served."""
+    if settings.auth_enabled:
+        return settings.host, None
+    if not _is_loopback(settings.host):
+        return LOOPBACK, (
+            "No API keys configured (set SIGHTD_API_KEYS or --api-keys): binding to "
+            f"{LOOPBACK} only, not {settings.host}. Any key is accepted."
+        )
+    return settings.host, "No API keys configured: any key is accepted (loopback only)."
+
+
 def cmd_serve(args: argparse.Namespace) -> int:
     import uvicorn
 
@@ -84,17 +96,9 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
     settings = settings_from_args(args)
     _setup_logging(settings.log_level)
-    host = settings.host
-    if not settings.auth_enabled and not _is_loopback(host):
-        log.warning(
-            "No API keys configured (set SIGHTD_API_KEYS or --api-keys): binding to %s only, "
-            "not %s. Any key is accepted.",
-            LOOPBACK,
-            host,
-        )
-        host = LOOPBACK
-    elif not settings.auth_enabled:
-        log.warning("No API keys configured: any key is accepted (loopback only).")
+    host, warning = bind_host(settings)
+    if warning:
+        log.warning(warning)
     log.info(
         "sightd %s on http://%s:%d%s serving %s (data in %s)",
         __version__,

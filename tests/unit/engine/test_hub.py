@@ -67,3 +67,38 @@ def test_progress_bar_reports_whole_percents_even_when_hidden() -> None:
     assert [r.fraction for r in reports] == [0.105, 0.21, 0.315, 0.42]
     assert reports[-1].stage == "downloading"
     assert reports[-1].message == f"Model {HUB_ID} is downloading (42%)"
+
+
+def test_download_reports_progress_and_returns_the_snapshot(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The online path with the hub faked: sizes from model_info, bytes from the hub's bar."""
+    import huggingface_hub
+    from huggingface_hub.hf_api import RepoSibling
+
+    siblings = [
+        RepoSibling("config.json", size=100),
+        RepoSibling("model.safetensors", size=900),
+        RepoSibling("README.md", size=5000),  # not downloaded, not counted
+    ]
+    info = type("Info", (), {"sha": "a" * 40, "siblings": siblings})()
+    calls: dict[str, Any] = {}
+
+    def fake_snapshot(repo_id: str, **kwargs: Any) -> str:
+        calls.update(kwargs, repo_id=repo_id)
+        bar = kwargs["tqdm_class"](total=0, name="huggingface_hub.snapshot_download", disable=True)
+        for chunk in (100, 400, 500):
+            bar.update(chunk)
+        return str(tmp_path)
+
+    monkeypatch.setattr(huggingface_hub, "is_offline_mode", lambda: False)
+    monkeypatch.setattr(huggingface_hub.HfApi, "model_info", lambda self, *a, **k: info)
+    monkeypatch.setattr(huggingface_hub, "snapshot_download", fake_snapshot)
+    reports: list[LoadProgress] = []
+    folder = hub.resolve_model(HUB_ID, cache_dir=tmp_path / "cache", on_progress=reports.append)
+    assert folder == tmp_path
+    assert calls["repo_id"] == HUB_ID
+    assert calls["revision"] == "a" * 40
+    assert "*.safetensors" in calls["allow_patterns"]
+    assert [r.fraction for r in reports] == [0.0, 0.1, 0.5, 1.0, 1.0]
+    assert reports[2].message == f"Model {HUB_ID} is downloading (50%)"

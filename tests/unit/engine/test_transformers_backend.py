@@ -151,6 +151,12 @@ def test_prompt_longer_than_the_context_is_refused(backends: dict[str, Any]) -> 
         backend.generate(Prompt(turns=(Turn("user", (TextPart(long_text),)),)), SamplingParams())
 
 
+def test_extreme_aspect_ratio_is_an_invalid_argument(backends: dict[str, Any]) -> None:
+    prompt = Prompt(turns=(Turn("user", (_image(1000, 4, (9, 9, 9)), TextPart("?"))),))
+    with pytest.raises(InvalidArgument, match="aspect ratio"):
+        backends["qwen3-vl"].generate(prompt, SamplingParams(max_output_tokens=1))
+
+
 def test_count_text_tokens(backends: dict[str, Any]) -> None:
     backend = backends["qwen3-vl"]
     short = backend.count_text_tokens("A photo of a cat.")

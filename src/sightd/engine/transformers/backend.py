@@ -54,7 +54,7 @@ def cpu_cores() -> int:
 
 
 def resolve_device(name: str) -> torch.device:
-    """ "auto" → the first CUDA GPU if there is one, else the CPU."""
+    """The torch device for `name`; auto is the first CUDA GPU if there is one, else the CPU."""
     if name == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     try:
@@ -64,8 +64,10 @@ def resolve_device(name: str) -> torch.device:
 
 
 def resolve_dtype(name: str, device: torch.device) -> torch.dtype | str:
-    """ "auto" → float32 on CPU (bf16/fp16 matmuls are slow or missing on many CPUs), else the
-    checkpoint's own dtype."""
+    """The torch dtype for `name`; auto is float32 on CPU, else the checkpoint's own dtype.
+
+    bf16/fp16 matmuls are slow or missing on many CPUs, so CPU defaults to float32.
+    """
     if name == "auto":
         return torch.float32 if device.type == "cpu" else "auto"
     dtype = getattr(torch, name, None)
@@ -89,7 +91,7 @@ class _Run(BaseStreamer):  # type: ignore[misc]
 
     def __init__(
         self, tokenizer: Any, params: SamplingParams, strip: bool, emit: Callable[[str], Any]
-    ):
+    ) -> None:
         self._decoder = IncrementalDecoder(
             lambda ids: tokenizer.decode(ids, skip_special_tokens=True)
         )
@@ -230,15 +232,18 @@ class TransformersBackend:
     def _prepare(self, prompt: Prompt, params: SamplingParams) -> _Request:
         if not prompt.turns:
             raise InvalidArgument("the prompt has no turns", field="contents")
-        inputs = self._processor.apply_chat_template(
-            self._family.messages(prompt),
-            tokenize=True,
-            return_dict=True,
-            add_generation_prompt=True,
-            sanitize_control_tokens=True,
-            return_tensors="pt",
-            processor_kwargs={"return_tensors": "pt"},
-        )
+        try:
+            inputs = self._processor.apply_chat_template(
+                self._family.messages(prompt),
+                tokenize=True,
+                return_dict=True,
+                add_generation_prompt=True,
+                sanitize_control_tokens=True,
+                return_tensors="pt",
+                processor_kwargs={"return_tensors": "pt"},
+            )
+        except ValueError as e:  # e.g. Qwen refuses aspect ratios over 200:1
+            raise InvalidArgument(f"{self._info.id} cannot take this input: {e}") from e
         inputs = inputs.to(device=self._device, dtype=self._model.dtype)
         prompt_tokens = int(inputs["input_ids"].shape[1])
         room = self._info.context_tokens - prompt_tokens
