@@ -14,6 +14,8 @@ from typing import Any
 
 import pytest
 
+from tests.postgres import postgres_url  # noqa: F401  (a session fixture shared by all tests)
+
 os.environ["HF_HUB_OFFLINE"] = "1"
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
