@@ -4,7 +4,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
 JS_DIR := tests/e2e/js
 
-.PHONY: install serve test test-fast lint typecheck check bench tiny clean
+.PHONY: install serve test test-fast lint typecheck check bench tiny clean system-test-deps
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || python3 -m venv $(VENV)
@@ -12,7 +12,10 @@ $(STAMP): pyproject.toml
 	# torch==2.13.0 resolves to the CPU build on this kind of machine; a CUDA machine may
 	# install its own torch first, and the `transformers` extra then accepts it.
 	$(PY) -m pip show -q torch >/dev/null 2>&1 || $(PY) -m pip install -q torch==2.13.0
-	$(PY) -m pip install -q -e '.[transformers,video,postgres,dev]'
+	$(PY) -m pip install -q -e '.[transformers,video,spatial,postgres,dev]'
+	# The `json` extra without triton (GPU kernels CPU decoding never imports); xgrammar's
+	# other runtime needs (torch, transformers, pydantic, numpy) are installed above.
+	$(PY) -m pip install -q --no-deps 'xgrammar>=0.2.8' 'apache-tvm-ffi>=0.1.11'
 	rm -f $(VENV)/.installed-*
 	touch $(STAMP)
 
@@ -25,7 +28,14 @@ $(JS_DIR)/node_modules/.stamp: $(JS_DIR)/package.json
 serve: install
 	$(VENV)/bin/sightd serve $(ARGS)
 
-test: install $(JS_DIR)/node_modules/.stamp
+# Debian's flite speaks the sentences the speech tests transcribe (pocketsphinx hears its `slt`
+# voice well). Installed when missing and we may (root, apt); otherwise those tests skip.
+system-test-deps:
+	@command -v flite >/dev/null 2>&1 || { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null \
+	  && (apt-get update -qq && apt-get install -y -qq flite >/dev/null) ; } \
+	  || echo "note: flite is not installed; speech tests will be skipped"
+
+test: install system-test-deps $(JS_DIR)/node_modules/.stamp
 	$(PY) -m pytest -q $(ARGS)
 
 test-fast: install
@@ -42,6 +52,7 @@ check: lint typecheck test
 
 bench: install
 	$(PY) bench/upload_rss.py
+	$(PY) bench/video_sampling.py
 
 tiny: install
 	$(VENV)/bin/sightd models tiny data/tiny-qwen3-vl

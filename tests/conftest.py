@@ -6,14 +6,13 @@ from __future__ import annotations
 import ipaddress
 import os
 import socket
-import threading
-import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from tests.live import LiveServer
 from tests.postgres import postgres_url  # noqa: F401  (a session fixture shared by all tests)
 
 os.environ["HF_HUB_OFFLINE"] = "1"
@@ -66,6 +65,18 @@ def tiny_model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="session")
+def tiny_vision_dirs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """A tiny OWLv2 detector and SAM 2.1 segmenter, so live servers never reach for the hub."""
+    from sightd.engine.transformers.tiny_vision import build_tiny_owlv2, build_tiny_sam2
+
+    root = tmp_path_factory.mktemp("vision")
+    return {
+        "detector_model": build_tiny_owlv2(root / "tiny-owlv2"),
+        "segmenter_model": build_tiny_sam2(root / "tiny-sam2"),
+    }
+
+
+@pytest.fixture(scope="session")
 def engine_handle(tiny_model_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Any:
     from sightd.engine.loading import EngineHandle
     from sightd.settings import Settings
@@ -79,52 +90,27 @@ def engine_handle(tiny_model_dir: Path, tmp_path_factory: pytest.TempPathFactory
     return handle
 
 
-class LiveServer:
-    """A sightd app served by uvicorn in a background thread on a free loopback port."""
-
-    def __init__(self, app: Any) -> None:
-        import uvicorn
-
-        sock = socket.socket()
-        sock.bind(("127.0.0.1", 0))
-        self.port = sock.getsockname()[1]
-        sock.close()
-        config = uvicorn.Config(
-            app, host="127.0.0.1", port=self.port, log_level="warning", lifespan="on"
-        )
-        self.server = uvicorn.Server(config)
-        self.thread = threading.Thread(target=self.server.run, daemon=True)
-        self.thread.start()
-        deadline = time.time() + 30
-        while not self.server.started:
-            if time.time() > deadline or not self.thread.is_alive():
-                raise RuntimeError("sightd test server did not start")
-            time.sleep(0.02)
-        self.url = f"http://127.0.0.1:{self.port}"
-
-    def stop(self) -> None:
-        self.server.should_exit = True
-        self.thread.join(10)
-
-
 @pytest.fixture
 def make_server(
-    engine_handle: Any, tmp_path_factory: pytest.TempPathFactory
+    engine_handle: Any, tiny_vision_dirs: dict[str, Path], tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[Callable[..., LiveServer]]:
-    """Factory: `make_server(**settings)` → a running LiveServer with the tiny model."""
+    """Factory: `make_server(**settings)` → a running LiveServer with the tiny model (and the
+    tiny detector and segmenter); `engine=` serves another loaded EngineHandle."""
     from sightd.app import create_app
     from sightd.settings import Settings
 
     servers: list[LiveServer] = []
 
     def make(**overrides: Any) -> LiveServer:
+        handle = overrides.pop("engine", engine_handle)
         values: dict[str, Any] = {
-            "model": engine_handle.settings.model,
+            "model": handle.settings.model,
             "data_dir": tmp_path_factory.mktemp("data"),
             "torch_threads": 1,
+            **{k: str(v) for k, v in tiny_vision_dirs.items()},
         }
         values.update(overrides)
-        server = LiveServer(create_app(Settings(**values), engine=engine_handle))
+        server = LiveServer(create_app(Settings(**values), engine=handle))
         servers.append(server)
         return server
 

@@ -29,6 +29,8 @@ from sightd.services.interactions import InteractionService
 from sightd.services.materialize import Materializer
 from sightd.services.models import ModelCatalog
 from sightd.services.runner import ModelRunner
+from sightd.services.spatial import SpatialService
+from sightd.services.video import VideoPipeline
 from sightd.settings import Settings
 from sightd.storage.db import create_db, init_schema
 from sightd.storage.interactions import InteractionStore
@@ -53,8 +55,14 @@ def create_app(settings: Settings, engine: EngineHandle | None = None) -> FastAP
         if engine is None:
             handle.start()
         catalog = ModelCatalog(settings.model)
+        video = VideoPipeline(settings)
+        files.on_delete.append(video.forget)
         generate = GenerateService(
-            handle, catalog, Materializer(settings, files), ModelRunner(settings.max_queue)
+            handle,
+            catalog,
+            Materializer(settings, files, video),
+            ModelRunner(settings.max_queue),
+            SpatialService(settings),
         )
         app.state.db = db
         app.state.files = files

@@ -1,4 +1,4 @@
-"""The `sightd` command: serve | ask | files | models | inspect.
+"""The `sightd` command: serve | ask | inspect | files | models.
 
 Flags of `serve` (and the settings-taking commands) are generated from `Settings`' fields, so
 every knob is a flag, an env var `SIGHTD_<NAME>`, and documented in one place.
@@ -178,6 +178,23 @@ def cmd_models(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_inspect(args: argparse.Namespace) -> int:
+    from sightd.localclient import inspect
+
+    settings = settings_from_args(args)
+    _setup_logging("warning")
+    return asyncio.run(
+        inspect(
+            settings,
+            Path(args.file),
+            fps=args.fps,
+            start_s=args.start,
+            end_s=args.end,
+            resolution=args.resolution,
+        )
+    )
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="sightd",
@@ -208,6 +225,25 @@ def build_parser() -> argparse.ArgumentParser:
         },
     )
     ask.set_defaults(func=cmd_ask)
+
+    insp = sub.add_parser("inspect", help="print what the model would see of a video or image")
+    insp.add_argument("file")
+    insp.add_argument("--fps", type=float, default=None, help="frames per second (default 1)")
+    insp.add_argument("--start", type=float, default=None, help="clip start, seconds")
+    insp.add_argument("--end", type=float, default=None, help="clip end, seconds")
+    insp.add_argument("--resolution", choices=["low", "medium", "high"], default=None)
+    add_settings_flags(
+        insp,
+        {
+            "data_dir",
+            "max_video_frames",
+            "video_frame_side_px",
+            "video_frame_low_side_px",
+            "speech_backend",
+            "max_image_pixels",
+        },
+    )
+    insp.set_defaults(func=cmd_inspect)
 
     files = sub.add_parser("files", help="manage stored files (local data dir)")
     files_sub = files.add_subparsers(dest="files_command", required=True)

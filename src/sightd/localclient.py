@@ -14,12 +14,20 @@ from functools import partial
 from pathlib import Path
 
 from sightd.api.auth import ANONYMOUS, owner_of
-from sightd.engine.base import SamplingParams
+from sightd.engine.base import ImagePart, SamplingParams, TextPart
 from sightd.engine.loading import EngineHandle
 from sightd.media.probe import probe_file
 from sightd.services.files import FileService
 from sightd.services.generate import CandidateDelta, CandidateDone, GenerateService
-from sightd.services.inputs import GenerateInput, InlineMedia, MediaIn, PartIn, TextIn, TurnIn
+from sightd.services.inputs import (
+    GenerateInput,
+    LocalMedia,
+    MediaIn,
+    PartIn,
+    TextIn,
+    TurnIn,
+    VideoOptions,
+)
 from sightd.services.materialize import Materializer
 from sightd.services.models import ModelCatalog
 from sightd.services.runner import ModelRunner
@@ -43,7 +51,7 @@ async def ask(
     files = FileService(settings, db, probe_file)
     catalog = ModelCatalog(settings.model)
     service = GenerateService(engine, catalog, Materializer(settings, files), ModelRunner(1))
-    parts: list[PartIn] = [MediaIn(InlineMedia(p.read_bytes(), None), str(p)) for p in paths]
+    parts: list[PartIn] = [MediaIn(LocalMedia(p, None), str(p)) for p in paths]
     parts.append(TextIn(prompt))
     inp = GenerateInput(
         model=catalog.served_id,
@@ -101,3 +109,52 @@ async def files_command(settings: Settings, args: argparse.Namespace) -> int:
         await files.stop()
         db.dispose()
     return 0
+
+
+INSPECT_IMAGE_SIDE_PX = 4096
+
+
+async def inspect(
+    settings: Settings,
+    path: Path,
+    *,
+    fps: float | None,
+    start_s: float | None,
+    end_s: float | None,
+    resolution: str | None,
+) -> int:
+    """Print what the model would see of `path`: frame times and sizes, transcript, tokens.
+
+    Runs the Materializer exactly as a request does (same sampling, cache-free), minus the model.
+    """
+    db = create_db(settings.effective_database_url)
+    init_schema(db)
+    materializer = Materializer(settings, FileService(settings, db, probe_file))
+    options = VideoOptions(start_s=start_s, end_s=end_s, fps=fps)
+    part = MediaIn(LocalMedia(path, None), str(path), options, resolution)
+    inp = GenerateInput(model="inspect", turns=(TurnIn("user", (part,)),))
+    prompt, usage = await materializer.prompt(
+        LOCAL_OWNER, inp, INSPECT_IMAGE_SIDE_PX, lambda _text: 0
+    )
+    pending_time: str | None = None
+    frames = 0
+    for item in prompt.turns[0].parts:
+        if isinstance(item, TextPart):
+            if _is_mmss(item.text):
+                pending_time = item.text
+            else:
+                print(item.text)
+        elif isinstance(item, ImagePart):
+            frames += 1
+            label = pending_time or "--:--"
+            print(f"{label}  frame {item.image.width}x{item.image.height}")
+            pending_time = None
+    details = ", ".join(f"{m} {n}" for m, n in usage.by_modality.items() if n)
+    print(f"{frames} frames; tokens: {usage.total} ({details})")
+    db.dispose()
+    return 0
+
+
+def _is_mmss(text: str) -> bool:
+    head, sep, tail = text.partition(":")
+    return bool(sep) and head.isdigit() and tail.isdigit() and len(tail) == 2

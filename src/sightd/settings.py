@@ -51,6 +51,32 @@ class Settings(BaseModel):
         None, description="Where hub downloads are cached (default: the hub's own cache)."
     )
 
+    # --- spatial understanding (boxes and masks) ------------------------------------------
+    grounding: Literal["auto", "detector", "off"] = Field(
+        "auto",
+        description="How detection/segmentation prompts get boxes: auto (the model's native "
+        "grounding when its family has one, else the detector), detector (always), off "
+        "(prompts go to the model unchanged).",
+    )
+    detector_model: str = Field(
+        "google/owlv2-base-patch16-ensemble",
+        description="Open-vocabulary detector (OWLv2; hub id or folder) for models without "
+        "native grounding; loaded on first use.",
+    )
+    segmenter_model: str = Field(
+        "facebook/sam2.1-hiera-tiny",
+        description="Box-prompted segmenter (SAM 2.1; hub id or folder) for segmentation "
+        "masks; loaded on first use.",
+    )
+    detector_threshold: float = Field(
+        0.1,
+        ge=0.0,
+        le=1.0,
+        description="Detector score that always makes a box an answer; below it only the "
+        "3 best guesses (over 0.02) are kept.",
+    )
+    max_detections: int = Field(25, ge=1, le=100, description="Most boxes in one answer.")
+
     # --- HTTP ----------------------------------------------------------------------------
     host: str = Field("0.0.0.0", description="Address to bind (loopback only without API keys).")
     port: int = Field(8080, description="TCP port to listen on.")
@@ -95,6 +121,23 @@ class Settings(BaseModel):
         100_000_000, description="Decoded-pixel cap per image (decompression-bomb guard)."
     )
     max_images_per_request: int = Field(3600, description="Images allowed in one request.")
+    max_videos_per_request: int = Field(10, description="Videos allowed in one request.")
+    max_video_frames: int = Field(
+        900,
+        description="Frames sampled from one video at most; longer clips are sampled uniformly "
+        "(times stay true) so the prompt fits the model.",
+    )
+    video_frame_side_px: int = Field(
+        512, description="Longest side of a sampled video frame (default/high resolution)."
+    )
+    video_frame_low_side_px: int = Field(
+        256, description="Longest side of a sampled video frame at mediaResolution LOW."
+    )
+    speech_backend: str = Field(
+        "auto",
+        description="Speech-to-text for audio tracks: auto (faster-whisper, else pocketsphinx), "
+        "faster-whisper[:model], pocketsphinx, or none.",
+    )
 
     @field_validator("api_keys", mode="before")
     @classmethod

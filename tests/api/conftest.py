@@ -8,15 +8,14 @@ that one function.
 
 from __future__ import annotations
 
-import socket
-import threading
-import time
 from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import asynccontextmanager
 from typing import Any
 
 import pytest
 from fastapi import FastAPI
+
+from tests.live import LiveServer
 
 API_VERSIONS = ("v1", "v1beta", "v1alpha")
 
@@ -54,48 +53,19 @@ def files_app(settings: Any) -> FastAPI:
     return app
 
 
-class FilesServer:
-    """`files_app` served by uvicorn in a daemon thread on a free loopback port."""
-
-    def __init__(self, settings: Any) -> None:
-        import uvicorn
-
-        self.settings = settings
-        sock = socket.socket()
-        sock.bind(("127.0.0.1", 0))
-        self.port = sock.getsockname()[1]
-        sock.close()
-        config = uvicorn.Config(
-            files_app(settings), host="127.0.0.1", port=self.port, log_level="warning"
-        )
-        self.server = uvicorn.Server(config)
-        self.thread = threading.Thread(target=self.server.run, daemon=True)
-        self.thread.start()
-        deadline = time.time() + 30
-        while not self.server.started:
-            if time.time() > deadline or not self.thread.is_alive():
-                raise RuntimeError("files test server did not start")
-            time.sleep(0.02)
-        self.url = f"http://127.0.0.1:{self.port}"
-
-    def stop(self) -> None:
-        self.server.should_exit = True
-        self.thread.join(10)
-
-
 @pytest.fixture
 def make_files_server(
     tmp_path_factory: pytest.TempPathFactory,
-) -> Iterator[Callable[..., FilesServer]]:
-    """Factory: `make_files_server(**settings)` → a running FilesServer with its own data dir."""
+) -> Iterator[Callable[..., LiveServer]]:
+    """Factory: `make_files_server(**settings)` → a running LiveServer with its own data dir."""
     from sightd.settings import Settings
 
-    servers: list[FilesServer] = []
+    servers: list[LiveServer] = []
 
-    def make(**overrides: Any) -> FilesServer:
+    def make(**overrides: Any) -> LiveServer:
         values: dict[str, Any] = {"data_dir": tmp_path_factory.mktemp("files-data")}
         values.update(overrides)
-        server = FilesServer(Settings(**values))
+        server = LiveServer(files_app(Settings(**values)))
         servers.append(server)
         return server
 
@@ -105,12 +75,12 @@ def make_files_server(
 
 
 @pytest.fixture
-def files_server(make_files_server: Callable[..., FilesServer]) -> FilesServer:
+def files_server(make_files_server: Callable[..., LiveServer]) -> LiveServer:
     return make_files_server()
 
 
 @pytest.fixture
-def files_client(files_server: FilesServer) -> Any:
+def files_client(files_server: LiveServer) -> Any:
     """The official google-genai client pointed at the live files server."""
     from google import genai
     from google.genai import types

@@ -8,6 +8,7 @@ from __future__ import annotations
 from sightd import errors
 from sightd.api.wire import Content, GenerateContentRequest, GenerationConfig, parse_duration_s
 from sightd.engine.base import Role, SamplingParams
+from sightd.engine.constrain import constraint_for
 from sightd.media.b64 import decode_base64
 from sightd.services.inputs import (
     GenerateInput,
@@ -67,6 +68,9 @@ def sampling_params(config: GenerationConfig) -> SamplingParams:
         top_k=int(config.top_k) if config.top_k else None,
         seed=config.seed,
         stop_sequences=tuple(s for s in (config.stop_sequences or []) if s),
+        constraint=constraint_for(
+            config.response_mime_type, config.response_schema, config.response_json_schema
+        ),
     )
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import Response
 
@@ -16,9 +18,16 @@ router = APIRouter()
 
 
 def _info(request: Request) -> ModelInfo | None:
-    """The loaded model's limits, or None while it is still loading."""
+    """The loaded model's limits (and where its boxes and masks come from), or None while it
+    is still loading."""
     backend = deps.engine(request).backend
-    return backend.info if backend is not None else None
+    if backend is None:
+        return None
+    info = backend.info
+    spatial = deps.generate_service(request).spatial
+    if spatial is None:
+        return info
+    return dataclasses.replace(info, extras={**info.extras, "spatial": spatial.describe(info)})
 
 
 @router.get("/models")

@@ -54,8 +54,30 @@ class Prompt:
 
 
 @dataclass(frozen=True)
+class JsonOutput:
+    """The answer must be one JSON value valid under `schema_json` (a JSON Schema as canonical
+    JSON text, already reduced to what the engine enforces by `sightd.engine.constrain`), or
+    any JSON value when it is None. Text, so the constraint is hashable and cacheable."""
+
+    schema_json: str | None = None
+
+
+@dataclass(frozen=True)
+class ChoiceOutput:
+    """The answer must be exactly one of `choices`, bare (`text/x.enum`)."""
+
+    choices: tuple[str, ...]
+
+
+OutputConstraint = JsonOutput | ChoiceOutput
+
+
+@dataclass(frozen=True)
 class SamplingParams:
-    """Generation knobs; None means the model's own default (greedy when temperature is 0)."""
+    """Generation knobs; None means the model's own default (greedy when temperature is 0).
+
+    `constraint` restricts decoding to a grammar (JSON mode, enums); None is free text.
+    """
 
     max_output_tokens: int | None = None
     temperature: float | None = None
@@ -63,6 +85,7 @@ class SamplingParams:
     top_k: int | None = None
     seed: int | None = None
     stop_sequences: tuple[str, ...] = ()
+    constraint: OutputConstraint | None = None
 
 
 @dataclass(frozen=True)
@@ -113,6 +136,15 @@ class Backend(Protocol):
 
         Closing the iterator early (client went away) stops generation promptly.
         """
+        ...
+
+
+@runtime_checkable
+class ResizesImages(Protocol):
+    """A backend whose processor resizes images to a frame that native coordinates refer to."""
+
+    def input_frame_px(self, size_px: tuple[int, int]) -> tuple[int, int]:
+        """(width, height) the model sees an image of `size_px` (width, height) at."""
         ...
 
 

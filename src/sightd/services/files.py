@@ -113,6 +113,8 @@ class FileService:
         self._processing: dict[str, asyncio.Task[None]] = {}
         self._probe_slots = asyncio.Semaphore(PROBE_CONCURRENCY)
         self._sweeper: asyncio.Task[None] | None = None
+        self.on_delete: builtins.list[Callable[[str], None]] = []
+        """Called (in a worker thread) with a file id after its blob is gone: derived caches."""
 
     # --- lifecycle --------------------------------------------------------------------------
     async def start(self) -> None:
@@ -244,7 +246,15 @@ class FileService:
         if blob_key is None:
             raise _not_found(file_id)
         await asyncio.to_thread(self.blobs.delete, blob_key)
+        await self._forget(file_id)
         self._wake(file_id)
+
+    async def _forget(self, file_id: str) -> None:
+        for hook in self.on_delete:
+            try:
+                await asyncio.to_thread(hook, file_id)
+            except Exception:
+                log.exception("cleaning up after files/%s failed", file_id)
 
     async def resolve_for_use(self, owner: str, file_id: str) -> StoredFile:
         """An ACTIVE file for generation, waiting up to `file_wait_s` while it is PROCESSING."""
@@ -312,6 +322,7 @@ class FileService:
         for file_id, blob_key in await asyncio.to_thread(self._expired_files):
             if await asyncio.to_thread(self._delete_expired_row, file_id):
                 await asyncio.to_thread(self.blobs.delete, blob_key)
+                await self._forget(file_id)
                 self._wake(file_id)
                 removed += 1
         return removed + await self.uploads.drop_expired()

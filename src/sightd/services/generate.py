@@ -1,6 +1,9 @@
 """One generation call: resolve the model name, materialise the prompt, run the model (queued
 behind the others), and return candidates with Gemini usage numbers. Shared by generateContent,
 streamGenerateContent, countTokens and the Interactions API.
+
+Detection and segmentation prompts are answered by `SpatialService` instead of free
+generation (its `plan` decides), so they come back as Gemini's bare JSON on every endpoint.
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ from sightd.services.inputs import GenerateInput
 from sightd.services.materialize import Materializer, TokenUsage
 from sightd.services.models import ModelCatalog
 from sightd.services.runner import ModelRunner
+from sightd.services.spatial import SpatialPlan, SpatialService
 
 MAX_CANDIDATES = 8
 
@@ -61,11 +65,13 @@ class GenerateService:
         catalog: ModelCatalog,
         materializer: Materializer,
         runner: ModelRunner,
+        spatial: SpatialService | None = None,
     ) -> None:
         self.engine = engine
         self.catalog = catalog
         self.materializer = materializer
         self.runner = runner
+        self.spatial = spatial
 
     def _backend(self, model: str) -> tuple[Backend, str]:
         entry = self.catalog.resolve(model)
@@ -87,13 +93,24 @@ class GenerateService:
         )
         return backend, version, prompt, usage
 
+    def _plan(self, prompt: Prompt, inp: GenerateInput) -> SpatialPlan | None:
+        return self.spatial.plan(prompt, inp.params) if self.spatial is not None else None
+
+    async def _complete(
+        self, backend: Backend, prompt: Prompt, plan: SpatialPlan | None, params: SamplingParams
+    ) -> Completion:
+        spatial = self.spatial
+        if plan is not None and spatial is not None:
+            return await self.runner.run(lambda: spatial.run(backend, plan, params))
+        return await self.runner.run(lambda: backend.generate(prompt, params))
+
     async def generate(self, owner: str, inp: GenerateInput) -> GenerateResult:
         backend, version, prompt, usage = await self._prepare(owner, inp)
+        plan = self._plan(prompt, inp)
         candidates = []
         for i in range(inp.candidate_count):
-            params = _params_for(inp.params, i)
             candidates.append(
-                await self.runner.run(lambda p=params: backend.generate(prompt, p))  # type: ignore[misc]
+                await self._complete(backend, prompt, plan, _params_for(inp.params, i))
             )
         return GenerateResult(candidates, usage, version)
 
@@ -101,10 +118,10 @@ class GenerateService:
         """Prompt usage first, then deltas per candidate, each closed by its completion.
 
         Errors in resolving the request raise before the first item, so the API can still
-        answer with a plain error status.
+        answer with a plain error status. A spatial answer comes as one delta.
         """
         backend, version, prompt, usage = await self._prepare(owner, inp)
-        return self._stream(backend, version, prompt, usage, inp)
+        return self._stream(backend, version, prompt, usage, inp, self._plan(prompt, inp))
 
     async def _stream(
         self,
@@ -113,10 +130,16 @@ class GenerateService:
         prompt: Prompt,
         usage: TokenUsage,
         inp: GenerateInput,
+        plan: SpatialPlan | None,
     ) -> AsyncIterator[StreamItem]:
         yield StreamStart(usage, version)
         for i in range(inp.candidate_count):
             params = _params_for(inp.params, i)
+            if plan is not None:
+                done = await self._complete(backend, prompt, plan, params)
+                yield CandidateDelta(i, TextDelta(done.text))
+                yield CandidateDone(i, done)
+                continue
             async for item in self.runner.stream(lambda p=params: backend.stream(prompt, p)):  # type: ignore[misc]
                 if isinstance(item, TextDelta):
                     if item.text:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Literal
 
 from sightd.engine.base import Role, SamplingParams
@@ -34,7 +35,15 @@ class UrlMedia:
     mime_type: str | None
 
 
-MediaRef = InlineMedia | FileMedia | UrlMedia
+@dataclass(frozen=True)
+class LocalMedia:
+    """A file on this machine (the CLI's `ask` and `inspect`; never from HTTP requests)."""
+
+    path: Path
+    mime_type: str | None
+
+
+MediaRef = InlineMedia | FileMedia | UrlMedia | LocalMedia
 
 
 @dataclass(frozen=True)

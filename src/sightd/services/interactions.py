@@ -9,6 +9,7 @@ user_input steps, then one model_output step whose first block is text (the SDKs
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import secrets
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
@@ -19,6 +20,7 @@ from sightd.services.generate import CandidateDelta, CandidateDone, GenerateServ
 from sightd.services.inputs import GenerateInput
 from sightd.services.interactions_input import (
     compact_for_storage,
+    constraint_from_format,
     normalize_input,
     sampling_from_config,
     steps_to_turns,
@@ -84,11 +86,16 @@ class InteractionService:
             history = row.record.get("history", []) + row.record.get("input", [])
             history += row.record.get("output", [])
         system = body.get("system_instruction")
+        constraint = constraint_from_format(
+            body.get("response_format"), body.get("response_mime_type")
+        )
         inp = GenerateInput(
             model=model,
             turns=steps_to_turns(history + steps),
             system=system if isinstance(system, str) and system else None,
-            params=sampling_from_config(body.get("generation_config")),
+            params=dataclasses.replace(
+                sampling_from_config(body.get("generation_config")), constraint=constraint
+            ),
         )
         return inp, steps, history
 
@@ -107,7 +114,12 @@ class InteractionService:
             "history": history,
             "output": [],
         }
-        for key in ("system_instruction", "generation_config", "previous_interaction_id"):
+        for key in (
+            "system_instruction",
+            "generation_config",
+            "previous_interaction_id",
+            "response_format",
+        ):
             if body.get(key) is not None:
                 record[key] = body[key]
         return record
@@ -240,7 +252,12 @@ class InteractionService:
             out["usage"] = record["usage"]
         if "error" in record:
             out["error"] = record["error"]
-        for key in ("system_instruction", "generation_config", "previous_interaction_id"):
+        for key in (
+            "system_instruction",
+            "generation_config",
+            "previous_interaction_id",
+            "response_format",
+        ):
             if key in record:
                 out[key] = record[key]
         return out

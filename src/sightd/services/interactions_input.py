@@ -10,7 +10,8 @@ from __future__ import annotations
 from typing import Any
 
 from sightd import errors
-from sightd.engine.base import SamplingParams
+from sightd.engine.base import OutputConstraint, SamplingParams
+from sightd.engine.constrain import constraint_for
 from sightd.media.b64 import decode_base64
 from sightd.services.inputs import InlineMedia, MediaIn, PartIn, TextIn, TurnIn, media_ref_for_uri
 
@@ -154,3 +155,39 @@ def compact_for_storage(steps: list[dict[str, Any]], keep_bytes: int) -> list[di
             blocks.append(block)
         out.append({**step, "content": blocks})
     return out
+
+
+def constraint_from_format(response_format: Any, mime_type: Any = None) -> OutputConstraint | None:
+    """`response_format` (`{type: "text", mime_type, schema}` or a list of them; the schema is
+    JSON Schema) → the decoding constraint, like generateContent's responseMimeType/Schema.
+
+    The deprecated top-level `response_mime_type` is used when no format gives one.
+    """
+    if response_format is None:
+        return constraint_for(mime_type if isinstance(mime_type, str) else None, field="")
+    formats = response_format if isinstance(response_format, list) else [response_format]
+    texts = []
+    for i, fmt in enumerate(formats):
+        where = f"response_format[{i}]" if isinstance(response_format, list) else "response_format"
+        if not isinstance(fmt, dict):
+            raise errors.InvalidArgument("response_format entries must be objects", field=where)
+        if fmt.get("type", "text") != "text":
+            raise errors.InvalidArgument(
+                f"response_format type {fmt.get('type')!r} is not supported; only text",
+                field=f"{where}.type",
+            )
+        texts.append((where, fmt))
+    if len(texts) != 1:
+        raise errors.InvalidArgument(
+            "give exactly one text response_format", field="response_format"
+        )
+    where, fmt = texts[0]
+    mime = fmt.get("mime_type") or fmt.get("mimeType") or mime_type
+    schema = fmt.get("schema", fmt.get("json_schema"))
+    return constraint_for(
+        mime if isinstance(mime, str) else None,
+        None,
+        schema,
+        field=where,
+        schema_field=f"{where}.schema",
+    )

@@ -18,7 +18,8 @@ from sightd.media import image as media_image
 from sightd.media import mime as media_mime
 from sightd.media import tokens as media_tokens
 from sightd.services.files import FileService
-from sightd.services.inputs import FileMedia, GenerateInput, InlineMedia, MediaIn, UrlMedia
+from sightd.services.inputs import FileMedia, GenerateInput, InlineMedia, LocalMedia, MediaIn
+from sightd.services.video import VideoPipeline, video_prompt_parts
 from sightd.settings import Settings
 
 
@@ -46,14 +47,25 @@ class _Media:
     mime_type: str
     data: bytes | None
     path: Path | None
+    cache_key: str | None = None  # the file id of uploads: their processed media are cached
+
+    @property
+    def source(self) -> bytes | Path:
+        if self.data is not None:
+            return self.data
+        assert self.path is not None
+        return self.path
 
 
 class Materializer:
     """Resolves media references and decodes or measures them."""
 
-    def __init__(self, settings: Settings, files: FileService) -> None:
+    def __init__(
+        self, settings: Settings, files: FileService, video: VideoPipeline | None = None
+    ) -> None:
         self.settings = settings
         self.files = files
+        self.video = video or VideoPipeline(settings)
 
     async def _resolve(self, owner: str, part: MediaIn) -> _Media:
         ref = part.ref
@@ -64,18 +76,22 @@ class Materializer:
             return _Media(mime, ref.data, None)
         if isinstance(ref, FileMedia):
             stored = await self.files.resolve_for_use(owner, ref.file_id)
-            return _Media(media_mime.normalize(stored.mime_type), None, stored.path)
-        assert isinstance(ref, UrlMedia)
+            return _Media(media_mime.normalize(stored.mime_type), None, stored.path, stored.id)
+        if isinstance(ref, LocalMedia):
+            with ref.path.open("rb") as fh:
+                head = fh.read(media_mime.SNIFF_BYTES)
+            return _Media(media_mime.resolve_mime(ref.mime_type, head, part.field), None, ref.path)
         raise _url_error(ref.url, part.field)
 
-    def _check_kind(self, media: _Media, field_name: str) -> None:
+    def _kind(self, media: _Media, field_name: str) -> str:
         kind = media_mime.kind(media.mime_type)
-        if kind != "image":
+        if kind not in ("image", "video"):
             raise errors.InvalidArgument(
-                f"{media.mime_type} input is not supported by this server yet; "
-                "send images (PNG, JPEG, WEBP, HEIC, HEIF).",
+                f"{media.mime_type} input is not supported by this server; send images (PNG, "
+                "JPEG, WEBP, HEIC, HEIF) or videos.",
                 field=field_name,
             )
+        return kind
 
     async def count(
         self, owner: str, inp: GenerateInput, count_text: Callable[[str], int]
@@ -102,7 +118,7 @@ class Materializer:
         if inp.system:
             usage.add("TEXT", count_text(inp.system))
         turns: list[Turn] = []
-        n_images = 0
+        counts = {"image": 0, "video": 0}
         for turn in inp.turns:
             parts: list[PromptPart] = []
             for part in turn.parts:
@@ -110,10 +126,14 @@ class Materializer:
                     usage.add("TEXT", count_text(part.text))
                     parts.append(TextPart(part.text))
                     continue
-                n_images += 1
-                self._check_count(n_images)
                 media = await self._resolve(owner, part)
-                self._check_kind(media, part.field)
+                kind = self._kind(media, part.field)
+                counts[kind] += 1
+                self._check_count(kind, counts[kind])
+                if kind == "video":
+                    resolution = part.resolution or inp.media_resolution
+                    await self._add_video(media, part, resolution, max_side_px, usage, parts)
+                    continue
                 if max_side_px is None:
                     size = await asyncio.to_thread(_image_size, media, part.field)
                 else:
@@ -124,12 +144,38 @@ class Materializer:
             turns.append(Turn(turn.role, tuple(parts)))
         return Prompt(tuple(turns), inp.system), usage
 
-    def _check_count(self, n_images: int) -> None:
-        if n_images > self.settings.max_images_per_request:
-            raise errors.InvalidArgument(
-                f"Too many images in one request: the limit is "
-                f"{self.settings.max_images_per_request}."
-            )
+    def _check_count(self, kind: str, n: int) -> None:
+        limit = (
+            self.settings.max_videos_per_request
+            if kind == "video"
+            else self.settings.max_images_per_request
+        )
+        if n > limit:
+            raise errors.InvalidArgument(f"Too many {kind}s in one request: the limit is {limit}.")
+
+    async def _add_video(
+        self,
+        media: _Media,
+        part: MediaIn,
+        resolution: str | None,
+        max_side_px: int | None,
+        usage: TokenUsage,
+        out: list[PromptPart],
+    ) -> None:
+        """Count a video's tokens; when decoding, add its header, timed frames and transcript."""
+        plan = await asyncio.to_thread(
+            self.video.plan, media.source, part.video, resolution, part.field, media.cache_key
+        )
+        usage.add("VIDEO", plan.frame_tokens)
+        if plan.audio_tokens:
+            usage.add("AUDIO", plan.audio_tokens)
+        if max_side_px is None:
+            return
+        frames = await asyncio.to_thread(
+            lambda: list(self.video.frames(media.source, plan, part.field))
+        )
+        speech = await asyncio.to_thread(self.video.transcript, media.source, plan, part.field)
+        out.extend(video_prompt_parts(plan, frames, speech))
 
     def _decode(self, media: _Media, max_side_px: int, field_name: str) -> ImagePart:
         if media.data is not None:

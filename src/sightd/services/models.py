@@ -78,6 +78,8 @@ def model_resource(entry: ModelEntry, info: ModelInfo | None, source: str) -> di
         if entry.is_alias
         else f"{served}, served by sightd."
     )
+    if info is not None and info.extras.get("spatial"):
+        description += " " + info.extras["spatial"]
     return {
         "name": f"models/{entry.name}",
         "baseModelId": entry.name,

@@ -23,7 +23,12 @@ from typing import Any
 
 import torch
 from tokenizers import Tokenizer
-from transformers import AutoModelForImageTextToText, StoppingCriteria, StoppingCriteriaList
+from transformers import (
+    AutoModelForImageTextToText,
+    LogitsProcessorList,
+    StoppingCriteria,
+    StoppingCriteriaList,
+)
 from transformers.generation.streamers import BaseStreamer
 
 from sightd.engine.base import (
@@ -37,6 +42,7 @@ from sightd.engine.base import (
 )
 from sightd.engine.transformers.decoding import IncrementalDecoder, StopScanner
 from sightd.engine.transformers.families import Family, detect_family, read_config
+from sightd.engine.transformers.grammar import Grammars
 from sightd.engine.transformers.no_torchvision import load_processor
 from sightd.errors import Internal, InvalidArgument, SightdError
 
@@ -84,6 +90,7 @@ class _Request:
     config: Any
     seed: int | None
     max_new_tokens: int
+    processors: LogitsProcessorList
 
 
 class _Run(BaseStreamer):  # type: ignore[misc]
@@ -170,6 +177,8 @@ class TransformersBackend:
         self._eos_ids = frozenset([eos] if isinstance(eos, int) else (eos or []))
         if gen.pad_token_id is None and self._eos_ids:
             gen.pad_token_id = min(self._eos_ids)
+        vocab_size = int(self._model.get_output_embeddings().weight.shape[0])
+        self._grammars = Grammars(self._tokenizer, vocab_size, self._eos_ids)
         context = self._family.context_tokens(config)
         source = source or str(folder)
         self._info = ModelInfo(
@@ -196,6 +205,24 @@ class TransformersBackend:
 
     def count_text_tokens(self, text: str) -> int:
         return len(self._count_tokenizer.encode(text, add_special_tokens=False).ids)
+
+    def input_frame_px(self, size_px: tuple[int, int]) -> tuple[int, int]:
+        """(width, height) the processor resizes an image of `size_px` to before the model
+        sees it: the frame of absolute native coordinates (Qwen2.5-VL's boxes)."""
+        if not self._family.name.startswith("qwen"):
+            return size_px
+        from transformers.models.qwen2_vl.image_processing_pil_qwen2_vl import smart_resize
+
+        ip = self._processor.image_processor
+        size = dict(ip.size)
+        height, width = smart_resize(
+            size_px[1],
+            size_px[0],
+            factor=int(ip.patch_size) * int(ip.merge_size),
+            min_pixels=int(size["shortest_edge"]),
+            max_pixels=int(size["longest_edge"]),
+        )
+        return width, height
 
     def generate(self, prompt: Prompt, params: SamplingParams) -> Completion:
         with self._lock:
@@ -260,7 +287,10 @@ class TransformersBackend:
         seed = None
         if config.do_sample:
             seed = params.seed if params.seed is not None else secrets.randbits(63)
-        return _Request(inputs, config, seed, config.max_new_tokens)
+        processors = LogitsProcessorList()
+        if params.constraint is not None:
+            processors.append(self._grammars.processor(params.constraint, config.max_new_tokens))
+        return _Request(inputs, config, seed, config.max_new_tokens, processors)
 
     def _run_generate(self, request: _Request, run: _Run) -> None:
         try:
@@ -272,6 +302,7 @@ class TransformersBackend:
                     generation_config=request.config,
                     streamer=run,
                     stopping_criteria=StoppingCriteriaList([_Halt(run)]),
+                    logits_processor=request.processors,
                 )
         except SightdError:
             raise

@@ -113,8 +113,15 @@ def _qwen_ids(tok: TinyTokenizer) -> dict[str, Any]:
     }
 
 
+TINY_MAX_NEW_TOKENS = 64
+"""Default answer length of the tiny models: random weights almost never emit EOS, so without a
+short default every request without maxOutputTokens would run to the family's 8–16k limit.
+Requests can still ask for more."""
+
+
 def _qwen_generation(tok: TinyTokenizer, sampling: dict[str, Any]) -> dict[str, Any]:
     return {
+        "max_new_tokens": TINY_MAX_NEW_TOKENS,
         "bos_token_id": tok.ids["<|endoftext|>"],
         "pad_token_id": tok.ids["<|endoftext|>"],
         "eos_token_id": [tok.ids["<|im_end|>"], tok.ids["<|endoftext|>"]],
@@ -279,6 +286,7 @@ def _build_smolvlm2(dest: Path, seed: int) -> None:
     _write_json(
         dest / "generation_config.json",
         {
+            "max_new_tokens": TINY_MAX_NEW_TOKENS,
             "bos_token_id": tok.ids["<|im_start|>"],
             "eos_token_id": [tok.ids["<end_of_utterance>"], tok.ids["<|im_end|>"]],
             "pad_token_id": tok.ids["<|im_end|>"],

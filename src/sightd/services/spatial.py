@@ -1,0 +1,208 @@
+"""Detection and segmentation prompts answered in Gemini's JSON, whatever the model.
+
+`plan_spatial` decides (a total function: any prompt in, a plan or None out) whether a request
+is a spatial one: a single image, a prompt asking for boxes or masks, and no caller schema or
+enum to honour instead. `SpatialService.run` then answers it:
+
+1. boxes — from the model's native grounding when its family has one (re-asked in its own
+   words, decoded under a grammar of its own JSON, parsed and converted), else from the
+   open-vocabulary detector (`detector_model`) queried with the prompt's object phrases (or
+   80 common categories for "all the items"), with `grounding.select`'s best-guess policy;
+2. masks, for segmentation — from the box-prompted segmenter (`segmenter_model`), each a
+   probability map cropped to its box;
+3. the bare JSON list Gemini answers with (no fences, so the page's examples parse it).
+
+The detector and segmenter load on first use and stay loaded.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import importlib.util
+import json
+import logging
+import threading
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from sightd.engine.base import (
+    Backend,
+    ChoiceOutput,
+    Completion,
+    ImagePart,
+    JsonOutput,
+    ModelInfo,
+    Prompt,
+    ResizesImages,
+    SamplingParams,
+    TextPart,
+    Turn,
+)
+from sightd.errors import MissingExtra
+from sightd.grounding.boxes import to_pixels
+from sightd.grounding.detections import Detection, gemini_json
+from sightd.grounding.intent import COMMON_OBJECTS, SpatialRequest, spatial_request
+from sightd.grounding.masks import mask_data_url
+from sightd.grounding.native import NativeGrounding, native_for
+from sightd.grounding.select import select
+from sightd.settings import Settings
+
+if TYPE_CHECKING:
+    from sightd.engine.transformers.detector import OpenVocabularyDetector
+    from sightd.engine.transformers.segmenter import BoxSegmenter
+
+log = logging.getLogger(__name__)
+
+# Tokens the native grounding answer may take: ~25 tokens a box, max_detections boxes.
+NATIVE_TOKENS_PER_BOX = 32
+
+
+@dataclass(frozen=True)
+class SpatialPlan:
+    """A spatial request and the one image it is about."""
+
+    request: SpatialRequest
+    image: ImagePart
+
+
+def plan_spatial(prompt: Prompt, params: SamplingParams, mode: str = "auto") -> SpatialPlan | None:
+    """The spatial plan for a prompt, or None to generate normally. Never raises.
+
+    Spatial when: `mode` is not "off"; no schema or enum constrains the answer (JSON mode
+    without a schema is fine); the prompt holds exactly one image; and the last user turn's text
+    asks for boxes or masks (`grounding.intent`).
+    """
+    try:
+        if mode == "off":
+            return None
+        constraint = params.constraint
+        if isinstance(constraint, ChoiceOutput):
+            return None
+        if isinstance(constraint, JsonOutput) and constraint.schema_json is not None:
+            return None
+        images = [p for t in prompt.turns for p in t.parts if isinstance(p, ImagePart)]
+        users = [t for t in prompt.turns if t.role == "user"]
+        if len(images) != 1 or not users:
+            return None
+        text = "\n".join(p.text for p in users[-1].parts if isinstance(p, TextPart))
+        request = spatial_request(text)
+        return None if request is None else SpatialPlan(request, images[0])
+    except Exception:  # a planning bug must not fail the request: generate normally
+        log.exception("spatial planning failed; answering without it")
+        return None
+
+
+class SpatialService:
+    """Runs spatial plans; holds the lazily loaded detector and segmenter."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self._lock = threading.Lock()
+        self._detector: OpenVocabularyDetector | None = None
+        self._segmenter: BoxSegmenter | None = None
+
+    def plan(self, prompt: Prompt, params: SamplingParams) -> SpatialPlan | None:
+        return plan_spatial(prompt, params, self.settings.grounding)
+
+    def native(self, info: ModelInfo) -> NativeGrounding | None:
+        """The native grounding used for this model, or None when the detector is."""
+        return native_for(info.family) if self.settings.grounding == "auto" else None
+
+    def describe(self, info: ModelInfo) -> str:
+        """One sentence for the model listing: where boxes and masks come from."""
+        if self.settings.grounding == "off":
+            return "Spatial prompts go to the model unchanged."
+        native = self.native(info)
+        boxes = native.describe if native else f"the detector {self.settings.detector_model}"
+        return f"Boxes: {boxes}; masks: {self.settings.segmenter_model}."
+
+    def run(self, backend: Backend, plan: SpatialPlan, params: SamplingParams) -> Completion:
+        """Answer `plan` (blocking; call it where the model may run)."""
+        native = self.native(backend.info)
+        if native is not None:
+            found = self._native_boxes(backend, native, plan, params)
+        else:
+            found = self._detector_boxes(plan)
+        masks = self._masks(plan.image, found) if plan.request.task == "segment" else None
+        text = gemini_json(found, masks)
+        return Completion(text, "STOP", backend.count_text_tokens(text))
+
+    def _native_boxes(
+        self, backend: Backend, native: NativeGrounding, plan: SpatialPlan, params: SamplingParams
+    ) -> list[Detection]:
+        size = plan.image.image.size
+        input_px = backend.input_frame_px(size) if isinstance(backend, ResizesImages) else size
+        limit = self.settings.max_detections
+        budget = 8 + NATIVE_TOKENS_PER_BOX * limit
+        if params.max_output_tokens is not None:
+            budget = min(budget, params.max_output_tokens)
+        schema = native.schema(input_px, limit)
+        native_params = dataclasses.replace(
+            params,
+            max_output_tokens=budget,
+            stop_sequences=(),
+            constraint=JsonOutput(json.dumps(schema, ensure_ascii=False)),
+        )
+        question = Turn("user", (plan.image, TextPart(native.prompt(plan.request))))
+        answer = backend.generate(Prompt((question,)), native_params)
+        found = native.parse(answer.text, input_px)
+        return select(found, threshold=0.0, max_items=limit, floor=0.0)
+
+    def _detector_boxes(self, plan: SpatialPlan) -> list[Detection]:
+        queries = plan.request.phrases or COMMON_OBJECTS
+        candidates = self.detector().detect(plan.image.image, queries)
+        return select(
+            candidates,
+            threshold=self.settings.detector_threshold,
+            max_items=self.settings.max_detections,
+        )
+
+    def _masks(self, image: ImagePart, found: list[Detection]) -> list[str]:
+        if not found:
+            return []
+        boxes = [to_pixels(d.box, image.image.size) for d in found]
+        return [mask_data_url(m) for m in self.segmenter().segment(image.image, boxes)]
+
+    # --- lazy models --------------------------------------------------------------------------
+
+    def detector(self) -> OpenVocabularyDetector:
+        with self._lock:
+            if self._detector is None:
+                _require_vision("scipy")
+                from sightd.engine.transformers.detector import OpenVocabularyDetector
+
+                source = self.settings.detector_model
+                self._detector = OpenVocabularyDetector(
+                    self._folder(source), source=source, device=self._device()
+                )
+            return self._detector
+
+    def segmenter(self) -> BoxSegmenter:
+        with self._lock:
+            if self._segmenter is None:
+                _require_vision()
+                from sightd.engine.transformers.segmenter import BoxSegmenter
+
+                source = self.settings.segmenter_model
+                self._segmenter = BoxSegmenter(
+                    self._folder(source), source=source, device=self._device()
+                )
+            return self._segmenter
+
+    def _folder(self, source: str) -> Any:
+        from sightd.engine.transformers.hub import resolve_model
+
+        return resolve_model(
+            source, cache_dir=self.settings.hub_cache_dir, offline=self.settings.hub_offline
+        )
+
+    def _device(self) -> str:
+        from sightd.engine.transformers.backend import resolve_device
+
+        return str(resolve_device(self.settings.device))
+
+
+def _require_vision(*more: str) -> None:
+    for module in ("torch", "transformers", *more):
+        if importlib.util.find_spec(module) is None:
+            raise MissingExtra(module, "spatial" if module == "scipy" else "transformers")

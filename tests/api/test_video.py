@@ -1,0 +1,196 @@
+"""Video through the official SDK against a live sightd: uploads and inline bytes, every listed
+container, fps / clipping / media resolution visible in the token counts, the transcript placed
+at its MM:SS in what the model sees, and broken videos failing cleanly."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from google.genai import errors as genai_errors
+from google.genai import types
+
+from sightd.engine.base import ImagePart, TextPart
+from tests.video_factory import FORMATS, flite_available, make_speech_video, make_video
+
+SHORT = types.GenerateContentConfig(max_output_tokens=3)
+
+
+def _details(response: Any) -> dict[str, int]:
+    return {d.modality.name: d.token_count for d in response.usage_metadata.prompt_tokens_details}
+
+
+@pytest.fixture
+def mp4(tmp_path: Path) -> Path:
+    return make_video(tmp_path / "sample.mp4", 4, 10, (160, 120), "mp4", with_audio=True)
+
+
+def test_upload_then_generate_counts_frames_and_audio(client: Any, mp4: Path) -> None:
+    myfile = client.files.upload(file=str(mp4))
+    assert myfile.state.name == "ACTIVE" and myfile.video_metadata
+    response = client.models.generate_content(
+        model="gemini-2.5-flash", contents=[myfile, "Summarize this video."], config=SHORT
+    )
+    assert response.text is not None
+    assert _details(response) == {
+        "TEXT": _details(response)["TEXT"],
+        "VIDEO": 4 * 258,
+        "AUDIO": 4 * 32,
+    }
+    counted = client.models.count_tokens(
+        model="gemini-2.5-flash", contents=[myfile, "Summarize this video."]
+    )
+    assert counted.total_tokens == response.usage_metadata.prompt_token_count
+
+
+def test_fps_clip_and_resolution_change_the_count(client: Any, mp4: Path) -> None:
+    data = mp4.read_bytes()
+
+    def video_tokens(meta: types.VideoMetadata | None, resolution: Any = None) -> int:
+        part = types.Part(
+            inline_data=types.Blob(data=data, mime_type="video/mp4"), video_metadata=meta
+        )
+        config = types.GenerateContentConfig(max_output_tokens=2, media_resolution=resolution)
+        response = client.models.generate_content(
+            model="models/gemini-2.5-flash",
+            contents=types.Content(parts=[part, types.Part(text="Describe.")]),
+            config=config,
+        )
+        return _details(response)["VIDEO"]
+
+    assert video_tokens(None) == 4 * 258
+    assert video_tokens(types.VideoMetadata(fps=5)) == 20 * 258
+    assert video_tokens(types.VideoMetadata(fps=0.5)) == 2 * 258
+    assert video_tokens(types.VideoMetadata(start_offset="1s", end_offset="3s")) == 2 * 258
+    assert video_tokens(None, types.MediaResolution.MEDIA_RESOLUTION_LOW) == 4 * 66
+
+
+@pytest.mark.parametrize("fmt", sorted(FORMATS))
+def test_every_listed_container(client: Any, tmp_path: Path, fmt: str) -> None:
+    spec = FORMATS[fmt]
+    path = make_video(
+        tmp_path / f"v{spec.suffix}",
+        2,
+        spec.fps or 10,
+        spec.size or (160, 120),
+        fmt,
+        with_audio=False,
+    )
+    response = client.models.generate_content(
+        model="gemini-2.5-flash",
+        contents=[types.Part.from_bytes(data=path.read_bytes(), mime_type=spec.mime), "What?"],
+        config=SHORT,
+    )
+    assert _details(response)["VIDEO"] == 2 * 258
+
+
+def test_broken_video_fails_cleanly(client: Any, server: Any, tmp_path: Path, mp4: Path) -> None:
+    broken = tmp_path / "broken.mp4"
+    broken.write_bytes(b"\x00\x00\x00\x18ftypmp42" + bytes(4000))
+    myfile = client.files.upload(file=str(broken))
+    state = client.files.get(name=myfile.name)
+    assert state.state.name == "FAILED" and state.error.message
+    with pytest.raises(genai_errors.ClientError) as info:
+        client.models.generate_content(model="gemini-2.5-flash", contents=[myfile, "x"])
+    assert info.value.code == 400 and info.value.status == "FAILED_PRECONDITION"
+    truncated = mp4.read_bytes()[:600]
+    with pytest.raises(genai_errors.ClientError):
+        client.models.generate_content(
+            model="gemini-2.5-flash",
+            contents=[types.Part.from_bytes(data=truncated, mime_type="video/mp4"), "x"],
+        )
+    assert httpx.get(f"{server.url}/v1beta/models").status_code == 200
+
+
+def test_too_many_videos(client: Any, mp4: Path) -> None:
+    part = types.Part.from_bytes(data=mp4.read_bytes(), mime_type="video/mp4")
+    with pytest.raises(genai_errors.ClientError) as info:
+        client.models.count_tokens(model="gemini-2.5-flash", contents=[part] * 11 + ["x"])
+    assert info.value.code == 400 and "limit is 10" in info.value.message
+
+
+def test_interactions_video_by_uri_and_inline(client: Any, mp4: Path) -> None:
+    import base64
+
+    myfile = client.files.upload(file=str(mp4))
+    by_uri = client.interactions.create(
+        model="gemini-3-flash-preview",
+        input=[
+            {"type": "video", "uri": myfile.uri, "mime_type": myfile.mime_type},
+            {"type": "text", "text": "Summarize this video."},
+        ],
+        generation_config={"max_output_tokens": 3},
+    )
+    assert isinstance(by_uri.steps[-1].content[0].text, str)
+    modalities = {m.modality: m.tokens for m in by_uri.usage.input_tokens_by_modality}
+    assert modalities["video"] == 4 * 258
+    inline = client.interactions.create(
+        model="gemini-3-flash-preview",
+        input=[
+            {"type": "text", "text": "Please summarize the video in 3 sentences."},
+            {
+                "type": "video",
+                "data": base64.b64encode(mp4.read_bytes()).decode("utf-8"),
+                "mime_type": "video/mp4",
+            },
+        ],
+        generation_config={"max_output_tokens": 3},
+    )
+    assert inline.status == "completed"
+
+
+@pytest.mark.skipif(not flite_available(), reason="flite (Debian package) synthesises the speech")
+def test_model_sees_the_transcript_at_its_time(
+    client: Any, engine_handle: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    video = make_speech_video(
+        tmp_path / "speech.mp4", "the quick brown fox jumps over the lazy dog", at_s=3.0
+    )
+    backend = engine_handle.require()
+    seen: list[Any] = []
+    original = type(backend).generate
+
+    def recording(self: Any, prompt: Any, params: Any) -> Any:
+        seen.append(prompt)
+        return original(self, prompt, params)
+
+    monkeypatch.setattr(type(backend), "generate", recording)
+    myfile = client.files.upload(file=str(video))
+    client.models.generate_content(
+        model="gemini-2.5-flash",
+        contents=[myfile, "Transcribe the audio from this video, giving timestamps."],
+        config=SHORT,
+    )
+    parts = seen[-1].turns[-1].parts
+    texts = [p.text for p in parts if isinstance(p, TextPart)]
+    speech = [t for t in texts if "(audio)" in t]
+    assert speech and speech[0].startswith(("[00:02]", "[00:03]", "[00:04]"))
+    assert {"quick", "fox", "lazy", "dog"} & set(speech[0].split())
+    assert sum(isinstance(p, ImagePart) for p in parts) == int(video_duration(video))
+    assert "00:05" in texts  # frames carry their MM:SS
+
+
+def video_duration(path: Path) -> float:
+    from sightd.media.video import probe_video
+
+    return probe_video(path).duration_s
+
+
+def test_second_request_reuses_the_processed_file(client: Any, server: Any, tmp_path: Path) -> None:
+    video = make_video(tmp_path / "reuse.mp4", 6, 10, (160, 120), "mp4", with_audio=True)
+    myfile = client.files.upload(file=str(video))
+    file_id = myfile.name.split("/")[1]
+    cache = Path(server.settings.data_dir) / "media-cache" / file_id
+    contents = [myfile, "What happens?"]
+    first = client.models.generate_content(
+        model="gemini-2.5-flash", contents=contents, config=SHORT
+    )
+    assert (cache / "probe.json").exists() and any(cache.glob("*/complete"))
+    second = client.models.generate_content(
+        model="gemini-2.5-flash", contents=contents, config=SHORT
+    )
+    assert _details(first) == _details(second)
+    client.files.delete(name=myfile.name)
+    assert not cache.exists()
