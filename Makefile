@@ -12,7 +12,7 @@ $(STAMP): pyproject.toml
 	# torch==2.13.0 resolves to the CPU build on this kind of machine; a CUDA machine may
 	# install its own torch first, and the `transformers` extra then accepts it.
 	$(PY) -m pip show -q torch >/dev/null 2>&1 || $(PY) -m pip install -q torch==2.13.0
-	$(PY) -m pip install -q -e '.[transformers,video,spatial,postgres,dev]'
+	$(PY) -m pip install -q -e '.[transformers,video,spatial,postgres,youtube,dev]'
 	# The `json` extra without triton (GPU kernels CPU decoding never imports); xgrammar's
 	# other runtime needs (torch, transformers, pydantic, numpy) are installed above.
 	$(PY) -m pip install -q --no-deps 'xgrammar>=0.2.8' 'apache-tvm-ffi>=0.1.11'
@@ -53,6 +53,7 @@ check: lint typecheck test
 bench: install
 	$(PY) bench/upload_rss.py
 	$(PY) bench/video_sampling.py
+	$(PY) bench/video_reuse.py
 
 tiny: install
 	$(VENV)/bin/sightd models tiny data/tiny-qwen3-vl

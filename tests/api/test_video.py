@@ -95,6 +95,10 @@ def test_broken_video_fails_cleanly(client: Any, server: Any, tmp_path: Path, mp
     with pytest.raises(genai_errors.ClientError) as info:
         client.models.generate_content(model="gemini-2.5-flash", contents=[myfile, "x"])
     assert info.value.code == 400 and info.value.status == "FAILED_PRECONDITION"
+    half = tmp_path / "half.mp4"
+    half.write_bytes(mp4.read_bytes()[: mp4.stat().st_size // 2])
+    cut = client.files.get(name=client.files.upload(file=str(half)).name)
+    assert cut.state.name == "FAILED" and cut.error.message
     truncated = mp4.read_bytes()[:600]
     with pytest.raises(genai_errors.ClientError):
         client.models.generate_content(

@@ -1,0 +1,50 @@
+"""`sightd inspect` prints what the model would see: clipping and fps visibly change the frames
+and the token count, and speech shows up at its MM:SS (same code path as a request)."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+
+from sightd.cli import main
+from tests.video_factory import flite_available, make_speech_video, make_video
+
+
+def _inspect(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[list[str], int, str]:
+    assert main(["inspect", *args]) == 0
+    out = capsys.readouterr().out
+    frames = re.findall(r"^(\d\d:\d\d)  frame (\d+)x(\d+)$", out, re.M)
+    total = int(re.search(r"tokens: (\d+)", out).group(1))  # type: ignore[union-attr]
+    return [f[0] for f in frames], total, out
+
+
+def test_fps_and_clip_change_frames_and_tokens(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    video = make_video(tmp_path / "v.mp4", 6, 10, (160, 120), "mp4", with_audio=True)
+    data = ["--data-dir", str(tmp_path / "data"), "--speech-backend", "none"]
+    times, total, out = _inspect(capsys, str(video), *data)
+    assert times == ["00:00", "00:01", "00:02", "00:03", "00:04", "00:05"]
+    assert total == 6 * 258 + 6 * 32 and "VIDEO 1548, AUDIO 192" in out
+    times, total, _ = _inspect(capsys, str(video), "--fps", "2", *data)
+    assert len(times) == 12 and total == 12 * 258 + 6 * 32
+    times, total, _ = _inspect(capsys, str(video), "--start", "2", "--end", "4", *data)
+    assert times == ["00:02", "00:03"] and total == 2 * 258 + 2 * 32
+    times, total, out = _inspect(capsys, str(video), "--resolution", "low", *data)
+    assert total == 6 * 66 + 6 * 32
+    assert "frame 160x120" not in out or "frame 256" not in out
+
+
+@pytest.mark.skipif(not flite_available(), reason="flite (Debian package) synthesises the speech")
+def test_transcript_words_at_their_time(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    video = make_speech_video(
+        tmp_path / "s.mp4", "the quick brown fox jumps over the lazy dog", at_s=64.0
+    )
+    _, _, out = _inspect(capsys, str(video), "--data-dir", str(tmp_path / "data"), "--fps", "0.25")
+    lines = [line for line in out.splitlines() if "(audio)" in line]
+    assert lines, out
+    stamp, words = lines[0].split(" (audio) ")
+    assert stamp in ("[01:03]", "[01:04]", "[01:05]")
+    assert {"quick", "fox", "lazy", "dog"} & set(words.split())
