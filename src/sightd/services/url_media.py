@@ -1,0 +1,171 @@
+"""Media named by URL (`fileData.fileUri`, Interactions `uri` blocks): fetched once, reused.
+
+Downloads land in `<data_dir>/url-cache/<key>/media`, keyed by a hash of the URL (YouTube: of
+the video id), and the key doubles as the video pipeline's cache key, so asking about the same
+URL again reuses both the bytes and the decoded frames. Entries live `url_cache_ttl_s` from
+their last use; expired ones (and their frame caches) are pruned by the next fetch, at most once
+a minute, so the cache is bounded by what was used within one TTL without a separate sweeper.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import logging
+import os
+import shutil
+import tempfile
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+
+from sightd import errors
+from sightd.media import youtube
+from sightd.media.fetch import Allowlist, FetchLimits, Resolver, fetch_url, system_resolve
+from sightd.settings import Settings
+
+log = logging.getLogger(__name__)
+PRUNE_EVERY_S = 60.0
+
+
+@dataclass(frozen=True)
+class UrlFile:
+    """A fetched URL on disk, with the Content-Type its server sent (a hint, not the truth)."""
+
+    path: Path
+    mime_type: str | None
+    cache_key: str
+
+
+def cache_key(url: str) -> str:
+    vid = youtube.video_id(url)
+    name = f"youtube:{vid}" if vid else url.strip()
+    return "url-" + hashlib.sha256(name.encode()).hexdigest()[:24]
+
+
+class UrlSource:
+    """Fetches URLs under the settings' policy into the URL cache (blocking; run in a thread)."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        forget: Callable[[str], None] = lambda key: None,
+        resolve: Resolver = system_resolve,
+        transport: httpx.BaseTransport | None = None,
+    ) -> None:
+        self.settings = settings
+        self.root = settings.data_dir / "url-cache"
+        self.forget = forget
+        self.resolve = resolve
+        self.transport = transport
+        self.limits = FetchLimits(
+            max_bytes=settings.url_max_bytes,
+            timeout_s=settings.url_timeout_s,
+            allowlist=Allowlist.parse(settings.url_allowlist),
+        )
+        self._last_prune = 0.0
+        self._lock = threading.Lock()
+
+    def fetch(self, url: str, field: str) -> UrlFile:
+        """The URL's bytes on disk: from the cache when fresh, else downloaded now."""
+        try:
+            return self._fetch(url)
+        except errors.SightdError as exc:
+            if exc.field is None:
+                exc.field = field
+            raise
+
+    def _fetch(self, url: str) -> UrlFile:
+        is_yt = youtube.is_youtube(url)
+        if not self.settings.url_fetch:
+            raise errors.InvalidArgument(
+                f"This server does not fetch media from URLs ({url}); upload it with the Files "
+                "API or send it inline."
+            )
+        if is_yt and not self.settings.youtube:
+            raise errors.InvalidArgument(
+                f"This server does not download YouTube videos ({url}); download the video and "
+                "upload it with the Files API instead."
+            )
+        self.prune()
+        key = cache_key(url)
+        folder = self.root / key
+        cached = self._cached(folder, key)
+        if cached is not None:
+            return cached
+        if folder.exists():  # expired: its frames may be stale too
+            shutil.rmtree(folder, ignore_errors=True)
+            self.forget(key)
+        self.root.mkdir(parents=True, exist_ok=True)
+        work = Path(tempfile.mkdtemp(prefix=".fetch-", dir=self.root))
+        try:
+            if is_yt:
+                got = youtube.download(
+                    url,
+                    work,
+                    max_bytes=self.limits.max_bytes,
+                    timeout_s=self.limits.timeout_s,
+                    resolve=self.resolve,
+                )
+                got.path.replace(work / "media")
+            else:
+                got = fetch_url(
+                    url, work / "media", self.limits, resolve=self.resolve, transport=self.transport
+                )
+            (work / "meta.json").write_text(json.dumps({"url": url, "mime_type": got.mime_type}))
+            with contextlib.suppress(OSError):  # a concurrent request stored it first
+                work.replace(folder)
+        finally:
+            shutil.rmtree(work, ignore_errors=True)
+        found = self._cached(folder, key)
+        if found is None:
+            raise errors.Internal(f"The media fetched from {url} vanished from the cache.")
+        return found
+
+    def _cached(self, folder: Path, key: str) -> UrlFile | None:
+        meta = folder / "meta.json"
+        try:
+            info = json.loads(meta.read_text())
+            if time.time() - meta.stat().st_mtime > self.settings.url_cache_ttl_s:
+                return None
+            os.utime(meta)  # last use: what the TTL counts from
+        except (OSError, ValueError):
+            return None
+        mime = info.get("mime_type") if isinstance(info, dict) else None
+        return UrlFile(folder / "media", mime if isinstance(mime, str) else None, key)
+
+    def prune(self, *, force: bool = False) -> int:
+        """Delete entries unused for a TTL (and their frame caches); returns how many."""
+        now = time.monotonic()
+        with self._lock:
+            if not force and now - self._last_prune < PRUNE_EVERY_S:
+                return 0
+            self._last_prune = now
+        removed = 0
+        try:
+            entries = list(self.root.iterdir())
+        except OSError:
+            return 0
+        cutoff = time.time() - self.settings.url_cache_ttl_s
+        for entry in entries:
+            stamp = entry / "meta.json" if not entry.name.startswith(".") else entry
+            try:
+                # Unfinished downloads get a generous grace: the fetch deadline, twice.
+                grace = 2 * self.settings.url_timeout_s if entry.name.startswith(".") else 0
+                if stamp.stat().st_mtime + grace >= cutoff:
+                    continue
+            except OSError:
+                pass  # no meta: a broken entry
+            shutil.rmtree(entry, ignore_errors=True)
+            if not entry.name.startswith("."):
+                self.forget(entry.name)
+            removed += 1
+        if removed:
+            log.info("URL cache: pruned %d expired entries", removed)
+        return removed
