@@ -29,7 +29,10 @@ def mp4(tmp_path: Path) -> Path:
 
 def test_upload_then_generate_counts_frames_and_audio(client: Any, mp4: Path) -> None:
     myfile = client.files.upload(file=str(mp4))
-    assert myfile.state.name == "ACTIVE" and myfile.video_metadata
+    assert myfile.state.name == "ACTIVE"
+    meta = myfile.video_metadata
+    assert meta["videoDuration"] == "4s" and meta["videoCodec"] == "h264"
+    assert (meta["width"], meta["height"], meta["hasAudio"]) == (160, 120, True)
     response = client.models.generate_content(
         model="gemini-2.5-flash", contents=[myfile, "Summarize this video."], config=SHORT
     )

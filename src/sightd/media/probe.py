@@ -97,6 +97,7 @@ def _probe_video(path: Path, mime: str) -> ProbeResult:
             if not container.streams.video:
                 return ProbeResult(mime, error="no video stream found")
             stream = container.streams.video[0]
+            streams = _stream_summary(container, stream)
             decoded, span = _scan(container, stream)
             declared = _declared_duration_s(container, stream)
     except Exception as exc:  # FFmpeg errors; their str() would include the server path
@@ -111,8 +112,27 @@ def _probe_video(path: Path, mime: str) -> ProbeResult:
             "header declares; the file looks truncated",
         )
     duration = max((d for d in (declared, span) if d is not None), default=None)
-    metadata = {"videoDuration": duration_string(duration)} if duration is not None else None
+    metadata: dict[str, Any] = dict(streams)
+    if duration is not None:
+        metadata = {"videoDuration": duration_string(duration), **metadata}
     return ProbeResult(mime, video_metadata=metadata)
+
+
+def _stream_summary(container: Any, stream: Any) -> dict[str, Any]:
+    """Codecs and sizes of the streams, for the File's `videoMetadata` (extra fields are fine:
+    the SDKs keep it as a plain dict)."""
+    summary: dict[str, Any] = {
+        "videoCodec": stream.codec_context.name,
+        "width": int(stream.codec_context.width or 0),
+        "height": int(stream.codec_context.height or 0),
+    }
+    if stream.average_rate:
+        summary["fps"] = round(float(stream.average_rate), 3)
+    audio = container.streams.audio
+    summary["hasAudio"] = bool(audio)
+    if audio:
+        summary["audioCodec"] = audio[0].codec_context.name
+    return summary
 
 
 def _truncation_slack(declared_s: Fraction) -> Fraction:
