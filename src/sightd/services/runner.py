@@ -33,26 +33,24 @@ class ModelRunner:
 
     async def run(self, fn: Callable[[], T]) -> T:
         """Run blocking `fn` in a thread once the model is free."""
-        self._admit()
-        self._waiting += 1
+        await self._acquire()
         try:
-            async with self._lock:
-                self._waiting -= 1
-                try:
-                    return await asyncio.to_thread(fn)
-                finally:
-                    self._waiting += 1
+            return await asyncio.to_thread(fn)
         finally:
-            self._waiting -= 1
+            self._lock.release()
 
-    async def stream(self, make: Callable[[], Iterator[T]]) -> AsyncIterator[T]:
-        """Iterate `make()` in a thread once the model is free, yielding items as they come."""
+    async def _acquire(self) -> None:
+        """Wait for the model (counted against the queue bound while waiting)."""
         self._admit()
         self._waiting += 1
         try:
             await self._lock.acquire()
         finally:
             self._waiting -= 1
+
+    async def stream(self, make: Callable[[], Iterator[T]]) -> AsyncIterator[T]:
+        """Iterate `make()` in a thread once the model is free, yielding items as they come."""
+        await self._acquire()
         try:
             loop = asyncio.get_running_loop()
             queue: asyncio.Queue[object] = asyncio.Queue()

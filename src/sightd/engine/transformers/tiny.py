@@ -48,20 +48,11 @@ def build_tiny(dest: Path, family: str = "qwen3-vl", seed: int = 0) -> Path:
 # --- shared writers ---------------------------------------------------------------------------
 
 
-def _write_json(path: Path, data: dict[str, Any]) -> None:
-    path.write_text(json.dumps(data, indent=2, sort_keys=True) + "\n", encoding="utf-8")
-
-
-def _save_model(dest: Path, config: Any, seed: int) -> None:
-    """Instantiate the real model class with random weights and save it as safetensors."""
-    import torch
-    from transformers import AutoModelForImageTextToText
+def save_quietly(model: Any, dest: Path) -> None:
+    """`save_pretrained` as safetensors without the "Writing model shards" progress bar (noise
+    for a 1 MB file)."""
     from transformers.utils import logging as hf_logging
 
-    with torch.random.fork_rng(devices=[]):  # leave the caller's RNG alone
-        torch.manual_seed(seed)
-        model = AutoModelForImageTextToText.from_config(config, dtype=torch.float32)  # type: ignore[no-untyped-call]
-    # A "Writing model shards" progress bar is noise for a 1 MB file.
     bars = hf_logging.is_progress_bar_enabled()
     hf_logging.disable_progress_bar()  # type: ignore[no-untyped-call]
     try:
@@ -69,12 +60,27 @@ def _save_model(dest: Path, config: Any, seed: int) -> None:
     finally:
         if bars:
             hf_logging.enable_progress_bar()  # type: ignore[no-untyped-call]
+
+
+def write_json(path: Path, data: dict[str, Any]) -> None:
+    path.write_text(json.dumps(data, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+
+
+def _save_model(dest: Path, config: Any, seed: int) -> None:
+    """Instantiate the real model class with random weights and save it as safetensors."""
+    import torch
+    from transformers import AutoModelForImageTextToText
+
+    with torch.random.fork_rng(devices=[]):  # leave the caller's RNG alone
+        torch.manual_seed(seed)
+        model = AutoModelForImageTextToText.from_config(config, dtype=torch.float32)  # type: ignore[no-untyped-call]
+    save_quietly(model, dest)
     # save_pretrained writes the generation config it derived; ours is written afterwards.
     (dest / "generation_config.json").unlink(missing_ok=True)
 
 
 def _write_processor(dest: Path, processor_class: str, template: str, **extra: Any) -> None:
-    _write_json(dest / "processor_config.json", {"processor_class": processor_class, **extra})
+    write_json(dest / "processor_config.json", {"processor_class": processor_class, **extra})
     (dest / "chat_template.jinja").write_text(template, encoding="utf-8")
 
 
@@ -175,7 +181,7 @@ def _build_qwen3_vl(dest: Path, seed: int) -> None:
     )
     _save_model(dest, config, seed)
     sampling = {"do_sample": True, "temperature": 0.7, "top_k": 20, "top_p": 0.8}
-    _write_json(dest / "generation_config.json", _qwen_generation(tok, sampling))
+    write_json(dest / "generation_config.json", _qwen_generation(tok, sampling))
     half = [0.5, 0.5, 0.5]
     image = _qwen_image_config(
         "Qwen2VLImageProcessorFast",
@@ -186,7 +192,7 @@ def _build_qwen3_vl(dest: Path, seed: int) -> None:
         half,
     )
     image["processor_class"] = "Qwen3VLProcessor"
-    _write_json(dest / "preprocessor_config.json", image)
+    write_json(dest / "preprocessor_config.json", image)
     video = _qwen_image_config(
         "Qwen3VLVideoProcessor",
         "video",
@@ -197,7 +203,7 @@ def _build_qwen3_vl(dest: Path, seed: int) -> None:
     )
     video.update(processor_class="Qwen3VLProcessor", fps=2, min_frames=4, max_frames=768)
     video.update(do_sample_frames=True)
-    _write_json(dest / "video_preprocessor_config.json", video)
+    write_json(dest / "video_preprocessor_config.json", video)
     _write_processor(dest, "Qwen3VLProcessor", chat_templates.QWEN3_VL)
 
 
@@ -232,14 +238,14 @@ def _build_qwen2_5_vl(dest: Path, seed: int) -> None:
         "top_p": 0.001,
         "repetition_penalty": 1.05,
     }
-    _write_json(dest / "generation_config.json", _qwen_generation(tok, sampling))
+    write_json(dest / "generation_config.json", _qwen_generation(tok, sampling))
     size = {"longest_edge": 12845056, "shortest_edge": 3136}
     image = _qwen_image_config("Qwen2VLImageProcessor", "image", 14, size, _CLIP_MEAN, _CLIP_STD)
     image.update(processor_class="Qwen2_5_VLProcessor", min_pixels=3136, max_pixels=12845056)
-    _write_json(dest / "preprocessor_config.json", image)
+    write_json(dest / "preprocessor_config.json", image)
     video = _qwen_image_config("Qwen2VLVideoProcessor", "video", 14, size, _CLIP_MEAN, _CLIP_STD)
     video.update(processor_class="Qwen2_5_VLProcessor", fps=2.0)
-    _write_json(dest / "video_preprocessor_config.json", video)
+    write_json(dest / "video_preprocessor_config.json", video)
     _write_processor(dest, "Qwen2_5_VLProcessor", chat_templates.QWEN2_5_VL)
 
 
@@ -283,7 +289,7 @@ def _build_smolvlm2(dest: Path, seed: int) -> None:
         tie_word_embeddings=True,
     )
     _save_model(dest, config, seed)
-    _write_json(
+    write_json(
         dest / "generation_config.json",
         {
             "max_new_tokens": TINY_MAX_NEW_TOKENS,
@@ -292,7 +298,7 @@ def _build_smolvlm2(dest: Path, seed: int) -> None:
             "pad_token_id": tok.ids["<|im_end|>"],
         },
     )
-    _write_json(
+    write_json(
         dest / "preprocessor_config.json",
         {
             "image_processor_type": "SmolVLMImageProcessor",

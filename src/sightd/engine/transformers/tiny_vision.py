@@ -13,30 +13,14 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any
 
+from sightd.engine.transformers.tiny import save_quietly, write_json
 from sightd.engine.transformers.tiny_tokenizers import CORPUS
 
 _CLIP_MEAN = [0.48145466, 0.4578275, 0.40821073]
 _CLIP_STD = [0.26862954, 0.26130258, 0.27577711]
 _IMAGENET_MEAN = [0.485, 0.456, 0.406]
 _IMAGENET_STD = [0.229, 0.224, 0.225]
-
-
-def _write_json(path: Path, data: dict[str, Any]) -> None:
-    path.write_text(json.dumps(data, indent=2, sort_keys=True) + "\n", encoding="utf-8")
-
-
-def _save(model: Any, dest: Path) -> None:
-    from transformers.utils import logging as hf_logging
-
-    bars = hf_logging.is_progress_bar_enabled()
-    hf_logging.disable_progress_bar()  # type: ignore[no-untyped-call]
-    try:
-        model.save_pretrained(str(dest), safe_serialization=True)
-    finally:
-        if bars:
-            hf_logging.enable_progress_bar()  # type: ignore[no-untyped-call]
 
 
 def _clip_tokenizer(dest: Path) -> dict[str, int]:
@@ -103,8 +87,8 @@ def build_tiny_owlv2(dest: Path, seed: int = 0) -> Path:
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
         model = Owlv2ForObjectDetection(config)
-    _save(model, dest)
-    _write_json(
+    save_quietly(model, dest)
+    write_json(
         dest / "preprocessor_config.json",
         {
             "image_processor_type": "Owlv2ImageProcessor",
@@ -120,7 +104,7 @@ def build_tiny_owlv2(dest: Path, seed: int = 0) -> Path:
             "size": {"height": side, "width": side},
         },
     )
-    _write_json(dest / "processor_config.json", {"processor_class": "Owlv2Processor"})
+    write_json(dest / "processor_config.json", {"processor_class": "Owlv2Processor"})
     return dest
 
 
@@ -167,8 +151,8 @@ def build_tiny_sam2(dest: Path, seed: int = 0) -> Path:
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
         model = Sam2Model(config)
-    _save(model, dest)
-    _write_json(
+    save_quietly(model, dest)
+    write_json(
         dest / "preprocessor_config.json",
         {
             "image_processor_type": "Sam2ImageProcessorFast",
