@@ -10,10 +10,12 @@ the frames (as JPEGs) and the transcript instead of decoding again.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import shutil
 import threading
+import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -140,21 +142,30 @@ class VideoPipeline:
                 with Image.open(jpg) as img:
                     yield TimedFrame(time_s, ImagePart(img.convert("RGB"), size))
             return
-        partial = folder.with_name(folder.name + ".partial") if folder is not None else None
+        # Each writer fills its own folder and publishes it with one rename, so two requests on
+        # the same file never write into each other's frames.
+        partial = (
+            folder.with_name(f"{folder.name}.{uuid.uuid4().hex}.partial")
+            if folder is not None
+            else None
+        )
         if partial is not None:
-            shutil.rmtree(partial, ignore_errors=True)
             partial.mkdir(parents=True)
-        for frame in iter_frames(
-            source, list(plan.sampling.targets_s), max_side_px=plan.frame_side_px, field=field
-        ):
-            if partial is not None:
-                name = f"{frame.index:06d}_{frame.time_s:.6f}.jpg"
-                frame.image.save(partial / name, quality=FRAME_JPEG_QUALITY)
-            yield TimedFrame(frame.time_s, ImagePart(frame.image, size))
-        if partial is not None and folder is not None:
-            (partial / _DONE).write_text("")
-            shutil.rmtree(folder, ignore_errors=True)
-            partial.rename(folder)
+        try:
+            for frame in iter_frames(
+                source, list(plan.sampling.targets_s), max_side_px=plan.frame_side_px, field=field
+            ):
+                if partial is not None:
+                    name = f"{frame.index:06d}_{frame.time_s:.6f}.jpg"
+                    frame.image.save(partial / name, quality=FRAME_JPEG_QUALITY)
+                yield TimedFrame(frame.time_s, ImagePart(frame.image, size))
+            if partial is not None and folder is not None:
+                (partial / _DONE).write_text("")
+                with contextlib.suppress(OSError):  # another request published it first
+                    partial.rename(folder)
+        finally:
+            if partial is not None:  # unpublished (error, early stop, lost the race)
+                shutil.rmtree(partial, ignore_errors=True)
 
     # --- audio --------------------------------------------------------------------------------
     def transcript(
