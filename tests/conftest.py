@@ -59,7 +59,7 @@ def _no_network() -> Iterator[None]:
 
 @pytest.fixture(scope="session")
 def tiny_model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    from sightd.engine.transformers.tiny import build_tiny
+    from sightd.testing.tiny import build_tiny
 
     return build_tiny(tmp_path_factory.mktemp("models") / "tiny-qwen3-vl", family="qwen3-vl")
 
@@ -67,7 +67,7 @@ def tiny_model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="session")
 def tiny_vision_dirs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     """A tiny OWLv2 detector and SAM 2.1 segmenter, so live servers never reach for the hub."""
-    from sightd.engine.transformers.tiny_vision import build_tiny_owlv2, build_tiny_sam2
+    from sightd.testing.tiny_vision import build_tiny_owlv2, build_tiny_sam2
 
     root = tmp_path_factory.mktemp("vision")
     return {

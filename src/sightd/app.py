@@ -6,11 +6,9 @@ once), generation and interactions — and stops them on shutdown.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from functools import partial
 
 from fastapi import FastAPI
 
@@ -22,18 +20,8 @@ from sightd.api import models as models_api
 from sightd.api import upload as upload_api
 from sightd.api.errors import install_error_handlers
 from sightd.engine.loading import EngineHandle
-from sightd.media.probe import probe_file
-from sightd.services.files import FileService
-from sightd.services.generate import GenerateService
-from sightd.services.interactions import InteractionService
-from sightd.services.materialize import Materializer
-from sightd.services.models import ModelCatalog
-from sightd.services.runner import ModelRunner
-from sightd.services.spatial import SpatialService
-from sightd.services.video import VideoPipeline
+from sightd.services.wiring import open_services
 from sightd.settings import Settings
-from sightd.storage.db import create_db, init_schema
-from sightd.storage.interactions import InteractionStore
 
 log = logging.getLogger("sightd")
 
@@ -45,36 +33,15 @@ def create_app(settings: Settings, engine: EngineHandle | None = None) -> FastAP
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        db = create_db(settings.effective_database_url)
-        await asyncio.to_thread(init_schema, db)
-        files = FileService(
-            settings, db, partial(probe_file, max_image_pixels=settings.max_image_pixels)
-        )
-        await files.start()
-        handle = engine or EngineHandle(settings)
-        if engine is None:
-            handle.start()
-        catalog = ModelCatalog(settings.model)
-        video = VideoPipeline(settings)
-        files.on_delete.append(video.forget)
-        generate = GenerateService(
-            handle,
-            catalog,
-            Materializer(settings, files, video),
-            ModelRunner(settings.max_queue),
-            SpatialService(settings),
-        )
-        app.state.db = db
-        app.state.files = files
-        app.state.engine = handle
-        app.state.catalog = catalog
-        app.state.generate = generate
-        app.state.interactions = InteractionService(InteractionStore(db), generate)
-        try:
+        async with open_services(settings, engine) as services:
+            app.state.services = services
+            app.state.db = services.db
+            app.state.files = services.files
+            app.state.engine = services.engine
+            app.state.catalog = services.catalog
+            app.state.generate = services.generate
+            app.state.interactions = services.interactions
             yield
-        finally:
-            await files.stop()
-            db.dispose()
 
     app = FastAPI(
         title="sightd",
@@ -100,6 +67,10 @@ def create_app(settings: Settings, engine: EngineHandle | None = None) -> FastAP
     @app.get("/healthz", include_in_schema=False)
     async def healthz() -> dict[str, str]:
         handle: EngineHandle = app.state.engine
-        return {"status": "ok", "model": handle.progress.stage, "detail": handle.progress.message}
+        body = {"status": "ok", "model": handle.progress.stage, "detail": handle.progress.message}
+        backend = handle.backend
+        if backend is not None:
+            body.update(await backend.health())
+        return body
 
     return app

@@ -155,7 +155,7 @@ def cmd_files(args: argparse.Namespace) -> int:
 
 def cmd_models(args: argparse.Namespace) -> int:
     if args.models_command == "tiny":
-        from sightd.engine.transformers.tiny import build_tiny
+        from sightd.testing.tiny import build_tiny
 
         path = build_tiny(Path(args.dir), family=args.family, seed=args.seed)
         print(f"wrote a tiny random-weight {args.family} model to {path}")

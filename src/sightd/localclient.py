@@ -1,7 +1,8 @@
-"""In-process use of the service layer for the CLI: `sightd ask` and `sightd files`.
+"""In-process use of the service layer for the CLI: `sightd ask`, `inspect` and `files`.
 
-`ask` builds the same Materializer / GenerateService a request uses, so a one-shot answer on the
-command line goes through exactly the code path of generateContent, without HTTP.
+Each builds its services with `services.wiring.open_services`, as the HTTP app does, so a
+one-shot answer on the command line goes through exactly the code path of generateContent
+(spatial answers included), without HTTP.
 """
 
 from __future__ import annotations
@@ -10,15 +11,13 @@ import argparse
 import asyncio
 import mimetypes
 import sys
-from functools import partial
 from pathlib import Path
 
 from sightd.api.auth import ANONYMOUS, owner_of
-from sightd.engine.base import ImagePart, SamplingParams, TextPart
-from sightd.engine.loading import EngineHandle
-from sightd.media.probe import probe_file
-from sightd.services.files import FileService
-from sightd.services.generate import CandidateDelta, CandidateDone, GenerateService
+from sightd.engine.base import SamplingParams
+from sightd.engine.render import interleave_video
+from sightd.prompt import ImagePart, VideoPart
+from sightd.services.generate import CandidateDelta, CandidateDone
 from sightd.services.inputs import (
     GenerateInput,
     LocalMedia,
@@ -28,11 +27,8 @@ from sightd.services.inputs import (
     TurnIn,
     VideoOptions,
 )
-from sightd.services.materialize import Materializer
-from sightd.services.models import ModelCatalog
-from sightd.services.runner import ModelRunner
+from sightd.services.wiring import open_services
 from sightd.settings import Settings
-from sightd.storage.db import create_db, init_schema
 
 LOCAL_OWNER = ANONYMOUS
 
@@ -41,43 +37,32 @@ async def ask(
     settings: Settings, paths: list[Path], prompt: str, max_output_tokens: int | None = None
 ) -> int:
     """Print the model's answer to `prompt` about the files at `paths`, streamed."""
-    engine = EngineHandle(settings)
-    engine.start()
-    while not await asyncio.to_thread(engine.wait_ready, 1.0):
-        print(f"\r{engine.progress.message}", end="", file=sys.stderr, flush=True)
-    engine.require()
-    db = create_db(settings.effective_database_url)
-    init_schema(db)
-    files = FileService(settings, db, probe_file)
-    catalog = ModelCatalog(settings.model)
-    service = GenerateService(engine, catalog, Materializer(settings, files), ModelRunner(1))
-    parts: list[PartIn] = [MediaIn(LocalMedia(p, None), str(p)) for p in paths]
-    parts.append(TextIn(prompt))
-    inp = GenerateInput(
-        model=catalog.served_id,
-        turns=(TurnIn("user", tuple(parts)),),
-        params=SamplingParams(max_output_tokens=max_output_tokens),
-    )
-    items = await service.stream(LOCAL_OWNER, inp)
-    async for item in items:
-        if isinstance(item, CandidateDelta):
-            print(item.delta.text, end="", flush=True)
-        elif isinstance(item, CandidateDone):
-            print()
-    db.dispose()
+    async with open_services(settings) as services:
+        engine = services.engine
+        while not await asyncio.to_thread(engine.wait_ready, 1.0):
+            print(f"\r{engine.progress.message}", end="", file=sys.stderr, flush=True)
+        engine.require()
+        parts: list[PartIn] = [MediaIn(LocalMedia(p, None), str(p)) for p in paths]
+        parts.append(TextIn(prompt))
+        inp = GenerateInput(
+            model=services.catalog.served_id,
+            turns=(TurnIn("user", tuple(parts)),),
+            params=SamplingParams(max_output_tokens=max_output_tokens),
+        )
+        items = await services.generate.stream(LOCAL_OWNER, inp)
+        async for item in items:
+            if isinstance(item, CandidateDelta):
+                print(item.delta.text, end="", flush=True)
+            elif isinstance(item, CandidateDone):
+                print()
     return 0
 
 
 async def files_command(settings: Settings, args: argparse.Namespace) -> int:
     """`sightd files list|upload|delete` on the local data dir, as the owner of `--api-key`."""
     owner = owner_of(args.api_key) if args.api_key else ANONYMOUS
-    db = create_db(settings.effective_database_url)
-    init_schema(db)
-    files = FileService(
-        settings, db, partial(probe_file, max_image_pixels=settings.max_image_pixels)
-    )
-    await files.start()
-    try:
+    async with open_services(settings, start_engine=False) as services:
+        files = services.files
         if args.files_command == "upload":
             path = Path(args.path)
             mime = (
@@ -105,9 +90,6 @@ async def files_command(settings: Settings, args: argparse.Namespace) -> int:
                     )
                 if not token:
                     break
-    finally:
-        await files.stop()
-        db.dispose()
     return 0
 
 
@@ -127,32 +109,35 @@ async def inspect(
 
     Runs the Materializer exactly as a request does (same sampling, cache-free), minus the model.
     """
-    db = create_db(settings.effective_database_url)
-    init_schema(db)
-    materializer = Materializer(settings, FileService(settings, db, probe_file))
-    options = VideoOptions(start_s=start_s, end_s=end_s, fps=fps)
-    part = MediaIn(LocalMedia(path, None), str(path), options, resolution)
-    inp = GenerateInput(model="inspect", turns=(TurnIn("user", (part,)),))
-    prompt, usage = await materializer.prompt(
-        LOCAL_OWNER, inp, INSPECT_IMAGE_SIDE_PX, lambda _text: 0
-    )
-    pending_time: str | None = None
+    async with open_services(settings, start_engine=False) as services:
+        options = VideoOptions(start_s=start_s, end_s=end_s, fps=fps)
+        part = MediaIn(LocalMedia(path, None), str(path), options, resolution)
+        inp = GenerateInput(model="inspect", turns=(TurnIn("user", (part,)),))
+        prompt, usage = await services.materializer.prompt(
+            LOCAL_OWNER, inp, INSPECT_IMAGE_SIDE_PX, lambda _text: 0
+        )
     frames = 0
     for item in prompt.turns[0].parts:
-        if isinstance(item, TextPart):
-            if _is_mmss(item.text):
-                pending_time = item.text
-            else:
-                print(item.text)
-        elif isinstance(item, ImagePart):
+        if isinstance(item, ImagePart):
             frames += 1
-            label = pending_time or "--:--"
-            print(f"{label}  frame {item.image.width}x{item.image.height}")
-            pending_time = None
+            print(f"image {item.image.width}x{item.image.height}")
+        elif isinstance(item, VideoPart):
+            frames += len(item.frames)
+            _print_video(item)
     details = ", ".join(f"{m} {n}" for m, n in usage.by_modality.items() if n)
     print(f"{frames} frames; tokens: {usage.total} ({details})")
-    db.dispose()
     return 0
+
+
+def _print_video(video: VideoPart) -> None:
+    """The video as a frames-only model reads it: header, frames and speech in time order."""
+    for item in interleave_video(video):
+        if isinstance(item, ImagePart):
+            print(f"frame {item.image.width}x{item.image.height}")
+        elif _is_mmss(item.text):
+            print(f"{item.text}  ", end="")
+        else:
+            print(item.text)
 
 
 def _is_mmss(text: str) -> bool:

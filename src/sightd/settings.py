@@ -33,8 +33,11 @@ class Settings(BaseModel):
         DEFAULT_MODEL,
         description="Model to serve: a hub id (downloaded on first use) or a local folder.",
     )
-    engine: Literal["transformers"] = Field(
-        "transformers", description="Backend that runs the model."
+    engine: Literal["transformers", "openai"] = Field(
+        "transformers",
+        description="Backend that runs the model: transformers (in-process) or openai (any "
+        "OpenAI-compatible server: vLLM, SGLang, llama.cpp, Ollama, transformers serve; see "
+        "--upstream-url).",
     )
     device: str = Field("auto", description="torch device: auto, cpu, cuda, cuda:1, mps.")
     dtype: str = Field("auto", description="torch dtype: auto, float32, bfloat16, float16.")
@@ -43,6 +46,51 @@ class Settings(BaseModel):
     )
     max_queue: int = Field(
         32, description="Generations waiting for the model before new ones get 429."
+    )
+    max_concurrency: int = Field(
+        64,
+        ge=1,
+        le=4096,
+        description="Requests the openai engine keeps in flight upstream at once; up to "
+        "--max-queue more wait, then new ones get 429.",
+    )
+    upstream_url: str | None = Field(
+        None,
+        description="Base URL of the OpenAI-compatible server for --engine openai, e.g. "
+        "http://127.0.0.1:8000/v1.",
+    )
+    upstream_model: str | None = Field(
+        None,
+        description="Model name sent upstream (default: the first one the server lists).",
+    )
+    upstream_api_key: str | None = Field(
+        None, description="Bearer key for the upstream server, if it wants one."
+    )
+    upstream_kind: Literal[
+        "auto", "vllm", "sglang", "llamacpp", "ollama", "transformers", "openai"
+    ] = Field(
+        "auto",
+        description="Upstream server's request dialect (top_k, video, structured outputs); "
+        "auto asks the server.",
+    )
+    upstream_processor: str | None = Field(
+        None,
+        description="Folder (or hub id) with the upstream model's config, processor and "
+        "tokenizer: its family, the frame native boxes refer to, exact text token counts.",
+    )
+    upstream_video: Literal["auto", "native", "frames"] = Field(
+        "auto",
+        description="Videos upstream: native (one video_url), frames (images after MM:SS), "
+        "or auto (native where the server and model take video).",
+    )
+    upstream_context_tokens: int | None = Field(
+        None, ge=1, description="Upstream context window (default: what the server reports)."
+    )
+    upstream_timeout_s: float = Field(
+        600.0, gt=0, description="Longest wait for one upstream answer (whole request)."
+    )
+    upstream_connect_timeout_s: float = Field(
+        5.0, gt=0, description="Longest wait to connect to the upstream server."
     )
     hub_offline: bool = Field(
         False, description="Never contact the model hub (local folders and cache only)."

@@ -50,7 +50,7 @@ def _items(text: str) -> list[dict[str, Any]]:
 def handles(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     """Loaded tiny SmolVLM2 and Qwen2.5-VL engines, built on first use."""
     from sightd.engine.loading import EngineHandle
-    from sightd.engine.transformers.tiny import build_tiny
+    from sightd.testing.tiny import build_tiny
     from sightd.settings import Settings
 
     root = tmp_path_factory.mktemp("spatial-models")

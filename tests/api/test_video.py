@@ -12,7 +12,8 @@ import pytest
 from google.genai import errors as genai_errors
 from google.genai import types
 
-from sightd.engine.base import ImagePart, TextPart
+from sightd.engine.render import interleave_video
+from sightd.prompt import ImagePart, TextPart
 from tests.video_factory import FORMATS, flite_available, make_speech_video, make_video
 
 SHORT = types.GenerateContentConfig(max_output_tokens=3)
@@ -157,26 +158,33 @@ def test_model_sees_the_transcript_at_its_time(
     )
     backend = engine_handle.require()
     seen: list[Any] = []
-    original = type(backend).generate
+    original = backend.generate
 
-    def recording(self: Any, prompt: Any, params: Any) -> Any:
+    async def recording(prompt: Any, params: Any) -> Any:
         seen.append(prompt)
-        return original(self, prompt, params)
+        return await original(prompt, params)
 
-    monkeypatch.setattr(type(backend), "generate", recording)
+    monkeypatch.setattr(backend, "generate", recording)
     myfile = client.files.upload(file=str(video))
     client.models.generate_content(
         model="gemini-2.5-flash",
         contents=[myfile, "Transcribe the audio from this video, giving timestamps."],
         config=SHORT,
     )
-    parts = seen[-1].turns[-1].parts
-    texts = [p.text for p in parts if isinstance(p, TextPart)]
-    speech = [t for t in texts if "(audio)" in t]
-    assert speech and speech[0].startswith(("[00:02]", "[00:03]", "[00:04]"))
-    assert {"quick", "fox", "lazy", "dog"} & set(speech[0].split())
-    assert sum(isinstance(p, ImagePart) for p in parts) == int(video_duration(video))
-    assert "00:05" in texts  # frames carry their MM:SS
+    (video_in,) = seen[-1].videos()
+    n = int(video_duration(video))
+    assert [round(f.time_s, 3) for f in video_in.frames] == [float(t) for t in range(n)]
+    speech = video_in.transcript
+    assert speech and 2.0 <= speech[0].start_s < 5.0
+    assert {"quick", "fox", "lazy", "dog"} & set(speech[0].text.split())
+    # A frames-only model reads each frame after its MM:SS and the speech at its time.
+    flat = interleave_video(video_in)
+    texts = [p.text for p in flat if isinstance(p, TextPart)]
+    assert any(
+        t.startswith(("[00:02] (audio)", "[00:03] (audio)", "[00:04] (audio)")) for t in texts
+    )
+    assert sum(isinstance(p, ImagePart) for p in flat) == n
+    assert "00:05" in texts
 
 
 def video_duration(path: Path) -> float:

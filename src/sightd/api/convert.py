@@ -7,9 +7,10 @@ from __future__ import annotations
 
 from sightd import errors
 from sightd.api.wire import Content, GenerateContentRequest, GenerationConfig, parse_duration_s
-from sightd.engine.base import Role, SamplingParams
+from sightd.engine.base import SamplingParams
 from sightd.engine.constrain import constraint_for
 from sightd.media.b64 import decode_base64
+from sightd.prompt import Role
 from sightd.services.inputs import (
     GenerateInput,
     InlineMedia,

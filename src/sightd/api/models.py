@@ -27,7 +27,7 @@ def _info(request: Request) -> ModelInfo | None:
     spatial = deps.generate_service(request).spatial
     if spatial is None:
         return info
-    return dataclasses.replace(info, extras={**info.extras, "spatial": spatial.describe(info)})
+    return dataclasses.replace(info, extras={**info.extras, "spatial": spatial.describe(backend)})
 
 
 @router.get("/models")

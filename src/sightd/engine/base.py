@@ -1,56 +1,24 @@
-"""The backend protocol and the typed prompt it consumes.
+"""The engine seam: the backend protocol, what crosses it, and what a backend can do.
 
-Services build a `Prompt` from already-decoded media and call a `Backend` from a worker thread;
-the backend turns it into the family's chat format, runs the model and returns text. Keeping this
-boundary typed (no HTTP, no wire JSON, no torch) is what lets the engine be in-process
-transformers today and a remote vLLM server tomorrow.
+Services build a `sightd.prompt.Prompt` from decoded media and await a `Backend`; the backend
+renders it for its model (a family's chat template in-process, OpenAI chat messages for a
+remote server), runs it and returns text. The seam is typed (no HTTP, no wire JSON, no torch)
+and async, so a backend owns its own concurrency: the in-process model serialises behind a
+bounded queue, a remote one keeps many requests in flight over one pooled client.
+
+A backend states its `Capabilities` instead of being probed: whether it takes video natively,
+which family's native grounding its boxes follow, which output constraints it enforces.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Literal, Protocol, runtime_checkable
+from typing import Literal, Protocol, runtime_checkable
 
-if TYPE_CHECKING:
-    from PIL.Image import Image
+from sightd.prompt import Prompt
 
-Role = Literal["user", "model"]
 FinishReason = Literal["STOP", "MAX_TOKENS"]
-
-
-@dataclass(frozen=True)
-class TextPart:
-    text: str
-
-
-@dataclass(frozen=True)
-class ImagePart:
-    """An RGB image, EXIF orientation applied, already no larger than the model needs.
-
-    `source_size_px` is (width, height) of the original after orientation: boxes and token
-    counts refer to it, not to the possibly downscaled `image`.
-    """
-
-    image: Image
-    source_size_px: tuple[int, int]
-
-
-PromptPart = TextPart | ImagePart
-
-
-@dataclass(frozen=True)
-class Turn:
-    role: Role
-    parts: tuple[PromptPart, ...]
-
-
-@dataclass(frozen=True)
-class Prompt:
-    """A whole conversation: optional system text, then turns in order (last one is the user's)."""
-
-    turns: tuple[Turn, ...]
-    system: str | None = None
 
 
 @dataclass(frozen=True)
@@ -118,33 +86,68 @@ class ModelInfo:
     extras: dict[str, str] = field(default_factory=dict)
 
 
+Constraint = Literal["json_schema", "choice"]
+
+
+@dataclass(frozen=True)
+class Capabilities:
+    """What a backend can do, so services choose without probing it.
+
+    - `native_video`: it renders a `VideoPart` as one video input (else frames + `MM:SS`);
+    - `grounding_family`: the family whose native box dialect its model speaks (None: use
+      the detector); `input_frame_px` gives the frame absolute boxes refer to;
+    - `constraints`: output constraints enforced during decoding (answers are validated
+      after decoding either way);
+    - `max_concurrency`: generations it runs at once; `max_queue`: how many more may wait
+      before it answers 429.
+    """
+
+    native_video: bool = False
+    grounding_family: str | None = None
+    constraints: frozenset[Constraint] = frozenset()
+    max_concurrency: int = 1
+    max_queue: int = 32
+
+
 @runtime_checkable
 class Backend(Protocol):
-    """A loaded model. Methods block; callers run them off the event loop, one at a time."""
+    """A served model. `generate`/`stream` are async and safe to call concurrently: the backend
+    queues (bounded, 429 when full) or runs them in parallel as it can."""
 
     @property
     def info(self) -> ModelInfo: ...
+
+    @property
+    def capabilities(self) -> Capabilities: ...
 
     def count_text_tokens(self, text: str) -> int:
         """Tokens the model's own tokenizer uses for `text` (no chat template)."""
         ...
 
-    def generate(self, prompt: Prompt, params: SamplingParams) -> Completion: ...
+    def input_frame_px(self, size_px: tuple[int, int]) -> tuple[int, int]:
+        """(width, height) the model sees an image of `size_px` at: the frame of absolute
+        native coordinates (Qwen2.5-VL's boxes); the image's own size when not resized."""
+        ...
 
-    def stream(self, prompt: Prompt, params: SamplingParams) -> Iterator[TextDelta | Completion]:
+    async def generate(self, prompt: Prompt, params: SamplingParams) -> Completion: ...
+
+    def stream(
+        self, prompt: Prompt, params: SamplingParams
+    ) -> AsyncIterator[TextDelta | Completion]:
         """Yield `TextDelta`s as text is produced, then exactly one `Completion` (full text).
 
-        Closing the iterator early (client went away) stops generation promptly.
+        Closing the iterator early (client went away) stops generation promptly and frees
+        its place.
         """
         ...
 
+    async def health(self) -> dict[str, str]:
+        """A few words on the backend's state for /healthz (no secrets, no paths); never
+        raises, answers within a few seconds."""
+        ...
 
-@runtime_checkable
-class ResizesImages(Protocol):
-    """A backend whose processor resizes images to a frame that native coordinates refer to."""
-
-    def input_frame_px(self, size_px: tuple[int, int]) -> tuple[int, int]:
-        """(width, height) the model sees an image of `size_px` (width, height) at."""
+    async def aclose(self) -> None:
+        """Release connections and threads; the backend is not used afterwards."""
         ...
 
 

@@ -84,6 +84,13 @@ class EngineHandle:
         self.require()
         return True
 
+    async def aclose(self) -> None:
+        """Release the backend's connections and threads (a load still running is left to
+        finish on its daemon thread)."""
+        backend = self._backend
+        if backend is not None:
+            await backend.aclose()
+
     def _set_progress(self, progress: LoadProgress) -> None:
         with self._lock:
             if self._progress.stage in ("ready", "failed"):

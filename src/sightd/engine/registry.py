@@ -2,14 +2,16 @@
 
 `settings.engine` picks the factory. Each factory checks its optional dependencies first (so a
 missing extra fails before a multi-gigabyte download, with the `pip install` line in the
-error), then finds the weights and loads them, reporting progress as it goes. A new engine
-(e.g. "remote" for an OpenAI-compatible server) is one more entry in `ENGINES`.
+error), then finds the weights and loads them, reporting progress as it goes. `openai` puts
+sightd in front of an OpenAI-compatible server (vLLM, SGLang, llama.cpp, Ollama,
+`transformers serve`); it needs no torch.
 """
 
 from __future__ import annotations
 
 import importlib.util
 from collections.abc import Callable
+from pathlib import Path
 
 from sightd.engine.base import Backend, LoadProgress
 from sightd.errors import InvalidArgument, MissingExtra
@@ -36,18 +38,74 @@ def _load_transformers(settings: Settings, on_progress: ProgressCallback) -> Bac
         on_progress=on_progress,
     )
     on_progress(LoadProgress(stage="loading", message=f"Model {settings.model} is loading"))
+    from sightd.engine.serial import SerialBackend
     from sightd.engine.transformers.backend import TransformersBackend
 
-    return TransformersBackend(
+    model = TransformersBackend(
         folder,
         source=settings.model,
         device=settings.device,
         dtype=settings.dtype,
         torch_threads=settings.torch_threads,
     )
+    return SerialBackend(model, settings.max_queue)
 
 
-ENGINES: dict[str, BackendFactory] = {"transformers": _load_transformers}
+def _load_openai(settings: Settings, on_progress: ProgressCallback) -> Backend:
+    """A backend for an OpenAI-compatible server; ready at once (the server is asked lazily)."""
+    if not settings.upstream_url:
+        raise InvalidArgument(
+            "--engine openai needs --upstream-url (e.g. http://127.0.0.1:8000/v1)",
+            field="upstream_url",
+        )
+    from sightd.engine.openai.backend import OpenAIBackend, UpstreamConfig
+    from sightd.engine.openai.processor import ModelFacts, facts_from_folder, facts_from_name
+
+    facts: ModelFacts
+    if settings.upstream_processor:
+        from sightd.engine.transformers.hub import PROCESSOR_PATTERNS, resolve_model
+
+        on_progress(LoadProgress(stage="loading", message=f"Reading {settings.upstream_processor}"))
+        folder = resolve_model(
+            settings.upstream_processor,
+            cache_dir=settings.hub_cache_dir,
+            offline=settings.hub_offline,
+            on_progress=on_progress,
+            allow_patterns=PROCESSOR_PATTERNS,
+        )
+        facts = facts_from_folder(folder)
+    else:
+        facts = facts_from_name(settings.upstream_model or settings.model)
+    config = UpstreamConfig(
+        url=settings.upstream_url,
+        model=settings.upstream_model,
+        served_as=settings.model,
+        kind=settings.upstream_kind,
+        video=settings.upstream_video,
+        api_key=settings.upstream_api_key,
+        context_tokens=settings.upstream_context_tokens,
+        timeout_s=settings.upstream_timeout_s,
+        connect_timeout_s=settings.upstream_connect_timeout_s,
+        max_concurrency=settings.max_concurrency,
+        max_queue=settings.max_queue,
+    )
+    return OpenAIBackend(config, facts, count_tokens=_token_counter(facts.tokenizer_json))
+
+
+def _token_counter(path: Path | None) -> Callable[[str], int] | None:
+    """Exact counts with the model's own tokenizer.json, when it and `tokenizers` are here."""
+    if path is None or importlib.util.find_spec("tokenizers") is None:
+        return None
+    from tokenizers import Tokenizer
+
+    tokenizer = Tokenizer.from_file(str(path))
+    return lambda text: len(tokenizer.encode(text, add_special_tokens=False).ids)
+
+
+ENGINES: dict[str, BackendFactory] = {
+    "transformers": _load_transformers,
+    "openai": _load_openai,
+}
 
 
 def load_backend(settings: Settings, on_progress: ProgressCallback | None = None) -> Backend:

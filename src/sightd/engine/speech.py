@@ -27,6 +27,7 @@ import numpy as np
 
 from sightd.errors import MissingExtra
 from sightd.media.sampling import timestamp_mmss
+from sightd.prompt import TranscriptSegment
 
 SAMPLE_RATE_HZ = 16_000
 AudioInput = np.ndarray | Iterable[tuple[float, np.ndarray]]
@@ -34,15 +35,6 @@ AudioInput = np.ndarray | Iterable[tuple[float, np.ndarray]]
 in time order, as `sightd.media.audio.iter_audio` yields them."""
 
 BACKENDS = ("faster-whisper", "pocketsphinx")
-
-
-@dataclass(frozen=True)
-class TranscriptSegment:
-    """A stretch of speech: `text` spoken from `start_s` to `end_s` (seconds)."""
-
-    start_s: float
-    end_s: float
-    text: str
 
 
 @runtime_checkable

@@ -12,7 +12,6 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from sightd.engine.constrain import to_json_schema
 from sightd.grounding.detections import Detection
 from sightd.grounding.intent import SpatialRequest
 from sightd.grounding.parse import parse_qwen2_5_vl, parse_qwen3_vl
@@ -44,7 +43,8 @@ class NativeGrounding:
         return text
 
     def schema(self, input_px: tuple[int, int], max_items: int) -> dict[str, Any]:
-        """JSON Schema of the family's answer, reduced for the engine (bounded, so it ends)."""
+        """Schema of the family's answer in Gemini's dialect (bounded, so decoding ends); the
+        caller reduces it for its engine."""
         top = max(input_px) if self.absolute else 1000
         coord = {"type": "integer", "minimum": 0, "maximum": top}
         item = {
@@ -56,8 +56,7 @@ class NativeGrounding:
             "required": ["bbox_2d", "label"],
             "additionalProperties": False,
         }
-        raw = {"type": "array", "items": item, "maxItems": max_items}
-        return to_json_schema(raw, dialect="json", where="native")
+        return {"type": "array", "items": item, "maxItems": max_items}
 
 
 NATIVE: dict[str, NativeGrounding] = {

@@ -23,8 +23,8 @@ from typing import IO
 import numpy as np
 from PIL import Image, UnidentifiedImageError
 
-from sightd.engine.base import ImagePart
 from sightd.errors import InvalidArgument
+from sightd.prompt import ImagePart
 
 # Formats we let Pillow try. Which MIME types are *accepted* is `mime.resolve_mime`'s call; the
 # decoder also reads GIF/BMP/TIFF (and MPO, the multi-frame JPEG phones write) harmlessly.

@@ -1,5 +1,5 @@
-"""One generation call: resolve the model name, materialise the prompt, run the model (queued
-behind the others), and return candidates with Gemini usage numbers. Shared by generateContent,
+"""One generation call: resolve the model name, materialise the prompt, run the model (as its
+backend schedules it), and return candidates with Gemini usage numbers. Shared by generateContent,
 streamGenerateContent, countTokens and the Interactions API.
 
 Detection and segmentation prompts are answered by `SpatialService` instead of free
@@ -13,12 +13,12 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
 from sightd import errors
-from sightd.engine.base import Backend, Completion, Prompt, SamplingParams, TextDelta
+from sightd.engine.base import Backend, Completion, SamplingParams, TextDelta
 from sightd.engine.loading import EngineHandle
+from sightd.prompt import Prompt
 from sightd.services.inputs import GenerateInput
 from sightd.services.materialize import Materializer, TokenUsage
 from sightd.services.models import ModelCatalog
-from sightd.services.runner import ModelRunner
 from sightd.services.spatial import SpatialPlan, SpatialService
 
 MAX_CANDIDATES = 8
@@ -64,13 +64,11 @@ class GenerateService:
         engine: EngineHandle,
         catalog: ModelCatalog,
         materializer: Materializer,
-        runner: ModelRunner,
         spatial: SpatialService | None = None,
     ) -> None:
         self.engine = engine
         self.catalog = catalog
         self.materializer = materializer
-        self.runner = runner
         self.spatial = spatial
 
     def _backend(self, model: str) -> tuple[Backend, str]:
@@ -99,10 +97,9 @@ class GenerateService:
     async def _complete(
         self, backend: Backend, prompt: Prompt, plan: SpatialPlan | None, params: SamplingParams
     ) -> Completion:
-        spatial = self.spatial
-        if plan is not None and spatial is not None:
-            return await self.runner.run(lambda: spatial.run(backend, plan, params))
-        return await self.runner.run(lambda: backend.generate(prompt, params))
+        if plan is not None and self.spatial is not None:
+            return await self.spatial.run(backend, plan, params)
+        return await backend.generate(prompt, params)
 
     async def generate(self, owner: str, inp: GenerateInput) -> GenerateResult:
         backend, version, prompt, usage = await self._prepare(owner, inp)
@@ -140,12 +137,24 @@ class GenerateService:
                 yield CandidateDelta(i, TextDelta(done.text))
                 yield CandidateDone(i, done)
                 continue
-            async for item in self.runner.stream(lambda p=params: backend.stream(prompt, p)):  # type: ignore[misc]
-                if isinstance(item, TextDelta):
-                    if item.text:
-                        yield CandidateDelta(i, item)
-                else:
-                    yield CandidateDone(i, item)
+            stream = backend.stream(prompt, params)
+            try:
+                async for item in stream:
+                    if isinstance(item, TextDelta):
+                        if item.text:
+                            yield CandidateDelta(i, item)
+                    else:
+                        yield CandidateDone(i, item)
+            finally:
+                await _aclose(stream)
+
+
+async def _aclose(stream: object) -> None:
+    """Close an async iterator now (not at garbage collection), so the backend frees its slot
+    as soon as the client has gone."""
+    close = getattr(stream, "aclose", None)
+    if close is not None:
+        await close()
 
 
 def _check_candidates(n: int) -> None:

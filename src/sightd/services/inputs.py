@@ -12,7 +12,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
-from sightd.engine.base import Role, SamplingParams
+from sightd.engine.base import SamplingParams
+from sightd.prompt import Role
 
 _FILE_URI = re.compile(r"(?:^|/)files/([a-z0-9]+)/?$")
 

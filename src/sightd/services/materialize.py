@@ -13,14 +13,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from sightd import errors
-from sightd.engine.base import ImagePart, Prompt, PromptPart, TextPart, Turn
 from sightd.media import image as media_image
 from sightd.media import mime as media_mime
 from sightd.media import tokens as media_tokens
+from sightd.prompt import ImagePart, Prompt, PromptPart, TextPart, Turn
 from sightd.services.files import FileService
 from sightd.services.inputs import FileMedia, GenerateInput, InlineMedia, LocalMedia, MediaIn
 from sightd.services.url_media import UrlSource
-from sightd.services.video import VideoPipeline, video_prompt_parts
+from sightd.services.video import VideoPipeline, video_part
 from sightd.settings import Settings
 
 
@@ -169,7 +169,8 @@ class Materializer:
         usage: TokenUsage,
         out: list[PromptPart],
     ) -> None:
-        """Count a video's tokens; when decoding, add its header, timed frames and transcript."""
+        """Count a video's tokens; when decoding, add it as a `VideoPart` (timed frames and
+        transcript)."""
         plan = await asyncio.to_thread(
             self.video.plan, media.source, part.video, resolution, part.field, media.cache_key
         )
@@ -182,7 +183,7 @@ class Materializer:
             lambda: list(self.video.frames(media.source, plan, part.field))
         )
         speech = await asyncio.to_thread(self.video.transcript, media.source, plan, part.field)
-        out.extend(video_prompt_parts(plan, frames, speech))
+        out.append(video_part(plan, frames, speech))
 
     def _decode(self, media: _Media, max_side_px: int, field_name: str) -> ImagePart:
         if media.data is not None:

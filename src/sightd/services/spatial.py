@@ -17,6 +17,7 @@ The detector and segmenter load on first use and stay loaded.
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import importlib.util
 import json
@@ -29,15 +30,10 @@ from sightd.engine.base import (
     Backend,
     ChoiceOutput,
     Completion,
-    ImagePart,
     JsonOutput,
-    ModelInfo,
-    Prompt,
-    ResizesImages,
     SamplingParams,
-    TextPart,
-    Turn,
 )
+from sightd.engine.constrain import to_json_schema
 from sightd.errors import MissingExtra
 from sightd.grounding.boxes import to_pixels
 from sightd.grounding.detections import Detection, gemini_json
@@ -45,6 +41,7 @@ from sightd.grounding.intent import COMMON_OBJECTS, SpatialRequest, spatial_requ
 from sightd.grounding.masks import mask_data_url
 from sightd.grounding.native import NativeGrounding, native_for
 from sightd.grounding.select import select
+from sightd.prompt import ImagePart, Prompt, TextPart, Turn
 from sightd.settings import Settings
 
 if TYPE_CHECKING:
@@ -80,7 +77,9 @@ def plan_spatial(prompt: Prompt, params: SamplingParams, mode: str = "auto") -> 
             return None
         if isinstance(constraint, JsonOutput) and constraint.schema_json is not None:
             return None
-        images = [p for t in prompt.turns for p in t.parts if isinstance(p, ImagePart)]
+        images = prompt.images()
+        if prompt.videos():
+            return None
         users = [t for t in prompt.turns if t.role == "user"]
         if len(images) != 1 or not users:
             return None
@@ -98,45 +97,50 @@ class SpatialService:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self._lock = threading.Lock()
+        self._run_lock = threading.Lock()
         self._detector: OpenVocabularyDetector | None = None
         self._segmenter: BoxSegmenter | None = None
 
     def plan(self, prompt: Prompt, params: SamplingParams) -> SpatialPlan | None:
         return plan_spatial(prompt, params, self.settings.grounding)
 
-    def native(self, info: ModelInfo) -> NativeGrounding | None:
-        """The native grounding used for this model, or None when the detector is."""
-        return native_for(info.family) if self.settings.grounding == "auto" else None
+    def native(self, backend: Backend) -> NativeGrounding | None:
+        """The native grounding used for this backend's model, or None when the detector is."""
+        family = backend.capabilities.grounding_family
+        if self.settings.grounding != "auto" or family is None:
+            return None
+        return native_for(family)
 
-    def describe(self, info: ModelInfo) -> str:
+    def describe(self, backend: Backend) -> str:
         """One sentence for the model listing: where boxes and masks come from."""
         if self.settings.grounding == "off":
             return "Spatial prompts go to the model unchanged."
-        native = self.native(info)
+        native = self.native(backend)
         boxes = native.describe if native else f"the detector {self.settings.detector_model}"
         return f"Boxes: {boxes}; masks: {self.settings.segmenter_model}."
 
-    def run(self, backend: Backend, plan: SpatialPlan, params: SamplingParams) -> Completion:
-        """Answer `plan` (blocking; call it where the model may run)."""
-        native = self.native(backend.info)
+    async def run(self, backend: Backend, plan: SpatialPlan, params: SamplingParams) -> Completion:
+        """Answer `plan`: boxes from the backend or the detector, then masks if asked."""
+        native = self.native(backend)
         if native is not None:
-            found = self._native_boxes(backend, native, plan, params)
+            found = await self._native_boxes(backend, native, plan, params)
         else:
-            found = self._detector_boxes(plan)
-        masks = self._masks(plan.image, found) if plan.request.task == "segment" else None
+            found = await asyncio.to_thread(self._detector_boxes, plan)
+        masks = None
+        if plan.request.task == "segment":
+            masks = await asyncio.to_thread(self._masks, plan.image, found)
         text = gemini_json(found, masks)
         return Completion(text, "STOP", backend.count_text_tokens(text))
 
-    def _native_boxes(
+    async def _native_boxes(
         self, backend: Backend, native: NativeGrounding, plan: SpatialPlan, params: SamplingParams
     ) -> list[Detection]:
-        size = plan.image.image.size
-        input_px = backend.input_frame_px(size) if isinstance(backend, ResizesImages) else size
+        input_px = backend.input_frame_px(plan.image.image.size)
         limit = self.settings.max_detections
         budget = 8 + NATIVE_TOKENS_PER_BOX * limit
         if params.max_output_tokens is not None:
             budget = min(budget, params.max_output_tokens)
-        schema = native.schema(input_px, limit)
+        schema = to_json_schema(native.schema(input_px, limit), dialect="json", where="native")
         native_params = dataclasses.replace(
             params,
             max_output_tokens=budget,
@@ -144,13 +148,14 @@ class SpatialService:
             constraint=JsonOutput(json.dumps(schema, ensure_ascii=False)),
         )
         question = Turn("user", (plan.image, TextPart(native.prompt(plan.request))))
-        answer = backend.generate(Prompt((question,)), native_params)
+        answer = await backend.generate(Prompt((question,)), native_params)
         found = native.parse(answer.text, input_px)
         return select(found, threshold=0.0, max_items=limit, floor=0.0)
 
     def _detector_boxes(self, plan: SpatialPlan) -> list[Detection]:
         queries = plan.request.phrases or COMMON_OBJECTS
-        candidates = self.detector().detect(plan.image.image, queries)
+        with self._run_lock:  # one detector/segmenter pass at a time: they share the CPU
+            candidates = self.detector().detect(plan.image.image, queries)
         return select(
             candidates,
             threshold=self.settings.detector_threshold,
@@ -161,7 +166,9 @@ class SpatialService:
         if not found:
             return []
         boxes = [to_pixels(d.box, image.image.size) for d in found]
-        return [mask_data_url(m) for m in self.segmenter().segment(image.image, boxes)]
+        with self._run_lock:
+            maps = self.segmenter().segment(image.image, boxes)
+        return [mask_data_url(m) for m in maps]
 
     # --- lazy models --------------------------------------------------------------------------
 

@@ -22,12 +22,12 @@ from pathlib import Path
 
 from PIL import Image
 
-from sightd.engine.base import ImagePart, PromptPart, TextPart
-from sightd.engine.speech import Transcriber, TranscriptSegment, load_transcriber
+from sightd.engine.speech import Transcriber, load_transcriber
 from sightd.media import tokens as media_tokens
 from sightd.media.audio import iter_audio
-from sightd.media.sampling import SamplingPlan, plan_targets, timestamp_mmss
+from sightd.media.sampling import SamplingPlan, plan_targets
 from sightd.media.video import VideoInfo, VideoSource, iter_frames, probe_video
+from sightd.prompt import ImagePart, TimedFrame, TranscriptSegment, VideoPart
 from sightd.services.inputs import VideoOptions
 from sightd.settings import Settings
 
@@ -35,14 +35,6 @@ log = logging.getLogger(__name__)
 
 FRAME_JPEG_QUALITY = 90
 _DONE = "complete"
-
-
-@dataclass(frozen=True)
-class TimedFrame:
-    """A sampled frame as the prompt uses it: its presentation time and the image."""
-
-    time_s: float
-    image: ImagePart
 
 
 @dataclass(frozen=True)
@@ -221,30 +213,16 @@ def _atomic_write(path: Path, text: str) -> None:
     tmp.replace(path)
 
 
-def video_prompt_parts(
+def video_part(
     plan: VideoPlan, frames: list[TimedFrame], speech: list[TranscriptSegment]
-) -> list[PromptPart]:
-    """The video as the model reads it: a header, then frames and speech merged in time order,
-    each frame after its `MM:SS` and each transcript line as `[MM:SS] (audio) text`."""
-    events: list[tuple[float, int, PromptPart | str]] = [
-        (seg.start_s, 0, f"[{timestamp_mmss(seg.start_s)}] (audio) {seg.text}") for seg in speech
-    ]
-    events += [(f.time_s, 1, f.image) for f in frames]
-    events.sort(key=lambda e: (e[0], e[1]))
-    parts: list[PromptPart] = [TextPart(video_header(plan))]
-    for time_s, _, item in events:
-        if isinstance(item, str):
-            parts.append(TextPart(item))
-        else:
-            parts.append(TextPart(timestamp_mmss(time_s)))
-            parts.append(item)
-    return parts
-
-
-def video_header(plan: VideoPlan) -> str:
-    """A one-line header the model reads before the frames (duration, rate, clip)."""
+) -> VideoPart:
+    """The typed video the engine receives: frames at their source times, the transcript."""
     s = plan.sampling
-    head = f"Video: {timestamp_mmss(plan.info.duration_s)} long; frames sampled at {s.fps:g} fps"
-    if s.clip_start_s > 0 or s.clip_end_s < plan.info.duration_s - 1e-3:
-        head += f", clipped to {timestamp_mmss(s.clip_start_s)}–{timestamp_mmss(s.clip_end_s)}"
-    return head + "; each frame follows its MM:SS time."
+    return VideoPart(
+        frames=tuple(frames),
+        transcript=tuple(speech),
+        fps=s.fps,
+        clip_start_s=s.clip_start_s,
+        clip_end_s=s.clip_end_s,
+        duration_s=plan.info.duration_s,
+    )

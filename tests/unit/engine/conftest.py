@@ -24,7 +24,7 @@ def tiny_dirs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     """One tiny model folder per family."""
     pytest.importorskip("torch")
     pytest.importorskip("transformers")
-    from sightd.engine.transformers.tiny import build_tiny
+    from sightd.testing.tiny import build_tiny
 
     root = tmp_path_factory.mktemp("tiny-models")
     return {family: build_tiny(root / f"tiny-{family}", family, seed=0) for family in FAMILIES}

@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from sightd.engine.base import ChoiceOutput, JsonOutput, Prompt, SamplingParams, TextPart, Turn
+from sightd.engine.base import ChoiceOutput, JsonOutput, SamplingParams
 from sightd.engine.constrain import constraint_for
 from sightd.engine.transformers.closing import (
     ESCAPE,
@@ -24,6 +24,7 @@ from sightd.engine.transformers.closing import (
     lex_state,
 )
 from sightd.errors import InvalidArgument
+from sightd.prompt import Prompt, TextPart, Turn
 
 jsonschema = pytest.importorskip("jsonschema")
 pytest.importorskip("xgrammar")

@@ -8,9 +8,9 @@ from typing import Any
 import pytest
 from PIL import Image
 
-from sightd.engine.base import ImagePart, Prompt, TextPart, Turn
 from sightd.engine.transformers.families import FAMILIES, Family, detect_family
 from sightd.errors import Unimplemented
+from sightd.prompt import ImagePart, Prompt, TextPart, Turn
 
 
 @pytest.mark.parametrize(

@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
+import asyncio
 import threading
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from sightd.engine.base import Backend, LoadProgress, Prompt, SamplingParams, TextPart, Turn
+from sightd.engine.base import Backend, LoadProgress, SamplingParams
 from sightd.engine.loading import EngineHandle
 from sightd.engine.registry import load_backend
 from sightd.errors import InvalidArgument, MissingExtra, Unavailable
+from sightd.prompt import Prompt, TextPart, Turn
 from sightd.settings import Settings
 
 MODEL = "Qwen/Qwen3-VL-2B-Instruct"
@@ -129,4 +131,5 @@ def test_engine_handle_loads_a_tiny_model(tiny_dirs: dict[str, Path]) -> None:
     backend = handle.require()
     assert stages == ["loading"]
     assert backend.info.source == str(folder)
-    assert backend.generate(HELLO, SamplingParams(max_output_tokens=2)).output_tokens == 2
+    done = asyncio.run(backend.generate(HELLO, SamplingParams(max_output_tokens=2)))
+    assert done.output_tokens == 2

@@ -8,12 +8,12 @@ from pathlib import Path
 
 import pytest
 
-from sightd.engine.transformers import chat_templates
+from sightd.testing import chat_templates
 
 pytest.importorskip("torch")
 pytest.importorskip("transformers")
 
-from sightd.engine.transformers.tiny import FAMILIES, build_tiny
+from sightd.testing.tiny import FAMILIES, build_tiny
 
 EXPECTED_FILES = {
     "config.json",

@@ -9,17 +9,10 @@ from typing import Any
 import pytest
 from PIL import Image
 
-from sightd.engine.base import (
-    Backend,
-    Completion,
-    ImagePart,
-    Prompt,
-    SamplingParams,
-    TextDelta,
-    TextPart,
-    Turn,
-)
+from sightd.engine.base import Completion, SamplingParams, TextDelta
+from sightd.engine.serial import BlockingModel
 from sightd.errors import InvalidArgument
+from sightd.prompt import ImagePart, Prompt, TextPart, Turn
 
 pytest.importorskip("torch")
 pytest.importorskip("transformers")
@@ -45,7 +38,8 @@ PROMPT = Prompt(
 @pytest.mark.parametrize("family", FAMILIES)
 def test_info(backends: dict[str, Any], family: str) -> None:
     backend = backends[family]
-    assert isinstance(backend, Backend)
+    assert isinstance(backend, BlockingModel)
+    assert backend.capabilities.grounding_family == (None if family == "smolvlm2" else family)
     info = backend.info
     assert info.id == f"tiny-{family}"
     assert info.family == family

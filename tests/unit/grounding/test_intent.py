@@ -5,17 +5,10 @@ from __future__ import annotations
 import pytest
 from PIL import Image
 
-from sightd.engine.base import (
-    ChoiceOutput,
-    ImagePart,
-    JsonOutput,
-    Prompt,
-    SamplingParams,
-    TextPart,
-    Turn,
-)
+from sightd.engine.base import ChoiceOutput, JsonOutput, SamplingParams
 from sightd.grounding.intent import spatial_request
 from sightd.grounding.native import native_for
+from sightd.prompt import ImagePart, Prompt, TextPart, Turn
 from sightd.services.spatial import plan_spatial
 
 PAGE_DETECT = (

@@ -18,7 +18,7 @@ torch = pytest.importorskip("torch")
 
 @pytest.fixture(scope="module")
 def vision(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
-    from sightd.engine.transformers.tiny_vision import build_tiny_owlv2, build_tiny_sam2
+    from sightd.testing.tiny_vision import build_tiny_owlv2, build_tiny_sam2
 
     root = tmp_path_factory.mktemp("vision-unit")
     return {"owl": build_tiny_owlv2(root / "owl"), "sam": build_tiny_sam2(root / "sam")}
@@ -116,7 +116,7 @@ def test_input_frame_is_the_processors_resize(
     """Qwen2.5-VL answers in pixels of the image as its processor resized it: the backend's
     frame must equal the processor's own patch grid."""
     from sightd.engine.transformers.backend import TransformersBackend
-    from sightd.engine.transformers.tiny import build_tiny
+    from sightd.testing.tiny import build_tiny
 
     backend: Any = TransformersBackend(build_tiny(tmp_path / family, family), torch_threads=1)
     assert backend.input_frame_px(size) == frame

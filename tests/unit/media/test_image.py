@@ -12,9 +12,9 @@ import pytest
 from PIL import Image, ImageFile, ImageOps
 from PIL.JpegImagePlugin import JpegImageFile
 
-from sightd.engine.base import ImagePart
 from sightd.errors import InvalidArgument
 from sightd.media.image import decode_image, decode_image_file, image_size, image_size_file
+from sightd.prompt import ImagePart
 
 from .factories import gradient, image_bytes, png_header_only, short_id
 

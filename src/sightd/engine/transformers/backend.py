@@ -32,10 +32,10 @@ from transformers import (
 from transformers.generation.streamers import BaseStreamer
 
 from sightd.engine.base import (
+    Capabilities,
     Completion,
     FinishReason,
     ModelInfo,
-    Prompt,
     SamplingParams,
     TextDelta,
     model_id_for,
@@ -45,6 +45,7 @@ from sightd.engine.transformers.families import Family, detect_family, read_conf
 from sightd.engine.transformers.grammar import Grammars
 from sightd.engine.transformers.no_torchvision import load_processor
 from sightd.errors import Internal, InvalidArgument, SightdError
+from sightd.prompt import Prompt
 
 log = logging.getLogger(__name__)
 
@@ -148,7 +149,8 @@ class _Halt(StoppingCriteria):  # type: ignore[misc]
 
 
 class TransformersBackend:
-    """A model folder loaded with transformers; implements `sightd.engine.base.Backend`."""
+    """A model folder loaded with transformers; a blocking model (`engine.serial.BlockingModel`)
+    that `SerialBackend` puts behind the async seam."""
 
     def __init__(
         self,
@@ -196,12 +198,22 @@ class TransformersBackend:
                 "dtype": str(self._model.dtype).removeprefix("torch."),
             },
         )
+        self._capabilities = Capabilities(
+            native_video=False,
+            grounding_family=self._family.grounding,
+            constraints=frozenset({"json_schema", "choice"}),
+            max_concurrency=1,
+        )
         self._lock = threading.Lock()
         log.info("loaded %s (%s) on %s", self._info.id, self._family.name, self._device)
 
     @property
     def info(self) -> ModelInfo:
         return self._info
+
+    @property
+    def capabilities(self) -> Capabilities:
+        return self._capabilities
 
     def count_text_tokens(self, text: str) -> int:
         return len(self._count_tokenizer.encode(text, add_special_tokens=False).ids)

@@ -15,8 +15,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from sightd.engine.base import ImagePart, Prompt, TextPart
+from sightd.engine.render import flatten_videos
 from sightd.errors import FailedPrecondition, Unimplemented
+from sightd.prompt import ImagePart, Prompt, TextPart
 
 if TYPE_CHECKING:
     from sightd.engine.transformers.no_torchvision import VideoFactory
@@ -37,14 +38,18 @@ class Family:
     strip_leading_space: bool = False
     # A torchvision-free video processor; None → `NoVideoProcessor` (image-only).
     video_factory: VideoFactory | None = None
+    # The native box dialect the family was trained on (`grounding.native`), if any.
+    grounding: str | None = None
 
     def messages(self, prompt: Prompt) -> list[Message]:
         """The conversation in transformers' chat format, images inline in their order.
 
         Images are carried in the content items (`{"type": "image", "image": PIL}`), so the
-        processor pairs each placeholder with its image. Model turns become "assistant" turns;
-        the templates render only their text, so images there are dropped (with a log line).
+        processor pairs each placeholder with its image. Videos are shown as their frames after
+        their `MM:SS` (`engine.render`). Model turns become "assistant" turns; the templates
+        render only their text, so images there are dropped (with a log line).
         """
+        prompt = flatten_videos(prompt)
         messages: list[Message] = []
         if prompt.system:
             messages.append({"role": "system", "content": [_text(prompt.system)]})
@@ -100,8 +105,8 @@ def _text(text: str) -> dict[str, Any]:
 
 
 FAMILIES: tuple[Family, ...] = (
-    Family("qwen3-vl", ("qwen3_vl",), default_max_output_tokens=16384),
-    Family("qwen2.5-vl", ("qwen2_5_vl",), default_max_output_tokens=8192),
+    Family("qwen3-vl", ("qwen3_vl",), default_max_output_tokens=16384, grounding="qwen3-vl"),
+    Family("qwen2.5-vl", ("qwen2_5_vl",), default_max_output_tokens=8192, grounding="qwen2.5-vl"),
     Family("smolvlm2", ("smolvlm",), default_max_output_tokens=2048, strip_leading_space=True),
     Family("smolvlm", ("idefics3",), default_max_output_tokens=2048, strip_leading_space=True),
 )

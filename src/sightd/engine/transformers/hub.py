@@ -24,6 +24,8 @@ log = logging.getLogger(__name__)
 
 ProgressCallback = Callable[[LoadProgress], None]
 
+# Configs, processor and tokenizer: what sightd reads of a model another server runs.
+PROCESSOR_PATTERNS = ["*.json", "*.jinja", "*.txt", "*.model", "tokenizer*", "vocab*", "merges*"]
 ALLOW_PATTERNS = [
     "*.json",
     "*.safetensors",
@@ -54,14 +56,22 @@ def resolve_model(
     cache_dir: Path | None = None,
     offline: bool = False,
     on_progress: ProgressCallback | None = None,
+    allow_patterns: list[str] | None = None,
 ) -> Path:
-    """A local folder for `model`: an existing directory as is, else a hub id, downloaded."""
+    """A local folder for `model`: an existing directory as is, else a hub id, downloaded
+    (only the files `allow_patterns` match; default: everything inference needs)."""
     folder = Path(model).expanduser()
     if folder.is_dir():
         return folder
     if not _HUB_ID.match(model):
         raise Unavailable(help_text(model, "there is no such folder and it is not a hub id"))
-    return download(model, cache_dir=cache_dir, offline=offline, on_progress=on_progress)
+    return download(
+        model,
+        cache_dir=cache_dir,
+        offline=offline,
+        on_progress=on_progress,
+        allow_patterns=allow_patterns,
+    )
 
 
 def pull(model_id: str, cache_dir: Path | None = None) -> Path:
@@ -75,6 +85,7 @@ def download(
     cache_dir: Path | None = None,
     offline: bool = False,
     on_progress: ProgressCallback | None = None,
+    allow_patterns: list[str] | None = None,
 ) -> Path:
     """Snapshot the inference files of `repo_id` (cached copies are reused, even offline)."""
     from huggingface_hub import HfApi, is_offline_mode, snapshot_download
@@ -105,7 +116,7 @@ def download(
         repo_id,
         revision=info.sha,
         cache_dir=str(cache_dir) if cache_dir else None,
-        allow_patterns=ALLOW_PATTERNS,
+        allow_patterns=allow_patterns or ALLOW_PATTERNS,
         etag_timeout=HUB_TIMEOUT_S,
         tqdm_class=_progress_bar(repo_id, missing, report),
     )

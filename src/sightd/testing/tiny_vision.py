@@ -14,8 +14,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from sightd.engine.transformers.tiny import save_quietly, write_json
-from sightd.engine.transformers.tiny_tokenizers import CORPUS
+from sightd.testing.tiny import save_quietly, write_json
+from sightd.testing.tiny_tokenizers import CORPUS
 
 _CLIP_MEAN = [0.48145466, 0.4578275, 0.40821073]
 _CLIP_STD = [0.26862954, 0.26130258, 0.27577711]

@@ -18,8 +18,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from sightd.engine.transformers import chat_templates
-from sightd.engine.transformers.tiny_tokenizers import TinyTokenizer, qwen_tokenizer, smol_tokenizer
+from sightd.testing import chat_templates
+from sightd.testing.tiny_tokenizers import TinyTokenizer, qwen_tokenizer, smol_tokenizer
 
 FAMILIES = ("qwen3-vl", "qwen2.5-vl", "smolvlm2")
 

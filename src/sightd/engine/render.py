@@ -1,0 +1,62 @@
+"""How a backend without native video input shows a `VideoPart` to its model.
+
+The video becomes a header line, then its frames and speech merged in time order: each frame
+after its `MM:SS` (source time: a clip from 20:50 starts at 20:50) and each transcript line as
+`[MM:SS] (audio) text`. Every backend that flattens video uses this one helper, so the model
+reads the same thing in-process and through a remote server.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+from sightd.media.sampling import timestamp_mmss
+from sightd.prompt import ImagePart, Prompt, PromptPart, TextPart, Turn, VideoPart
+
+FlatPart = TextPart | ImagePart
+
+
+def video_header(video: VideoPart) -> str:
+    """A one-line header the model reads before the frames (duration, rate, clip)."""
+    head = f"Video: {timestamp_mmss(video.duration_s)} long; frames sampled at {video.fps:g} fps"
+    if video.clipped:
+        start, end = timestamp_mmss(video.clip_start_s), timestamp_mmss(video.clip_end_s)
+        head += f", clipped to {start}–{end}"
+    return head + "; each frame follows its MM:SS time."
+
+
+def speech_line(start_s: float, text: str) -> str:
+    return f"[{timestamp_mmss(start_s)}] (audio) {text}"
+
+
+def interleave_video(video: VideoPart) -> list[FlatPart]:
+    """The video as text and images: header, then frames and speech in time order."""
+    events: list[tuple[float, int, FlatPart]] = [
+        (seg.start_s, 0, TextPart(speech_line(seg.start_s, seg.text))) for seg in video.transcript
+    ]
+    events += [(f.time_s, 1, f.image) for f in video.frames]
+    events.sort(key=lambda e: (e[0], e[1]))
+    parts: list[FlatPart] = [TextPart(video_header(video))]
+    for time_s, order, item in events:
+        if order == 1:
+            parts.append(TextPart(timestamp_mmss(time_s)))
+        parts.append(item)
+    return parts
+
+
+def flatten_parts(parts: tuple[PromptPart, ...]) -> list[FlatPart]:
+    out: list[FlatPart] = []
+    for part in parts:
+        if isinstance(part, VideoPart):
+            out.extend(interleave_video(part))
+        else:
+            out.append(part)
+    return out
+
+
+def flatten_videos(prompt: Prompt) -> Prompt:
+    """The prompt with every video replaced by its interleaved frames and text."""
+    if not prompt.videos():
+        return prompt
+    turns = tuple(Turn(t.role, tuple(flatten_parts(t.parts))) for t in prompt.turns)
+    return dataclasses.replace(prompt, turns=turns)

@@ -1,0 +1,95 @@
+"""The one place that builds sightd's services from `Settings`.
+
+The HTTP app's lifespan, `sightd ask`, `sightd inspect` and the tests all call
+`open_services`, so a one-shot answer on the command line goes through exactly the objects a
+request does (spatial answers and the video cache included), and a new service is wired once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from functools import partial
+
+from sqlalchemy import Engine
+
+from sightd.engine.loading import EngineHandle
+from sightd.media.probe import probe_file
+from sightd.services.files import FileService
+from sightd.services.generate import GenerateService
+from sightd.services.interactions import InteractionService
+from sightd.services.materialize import Materializer
+from sightd.services.models import ModelCatalog
+from sightd.services.spatial import SpatialService
+from sightd.services.video import VideoPipeline
+from sightd.settings import Settings
+from sightd.storage.db import create_db, init_schema
+from sightd.storage.interactions import InteractionStore
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Services:
+    """Everything a request (or a CLI command) may use, built and started together."""
+
+    settings: Settings
+    db: Engine
+    files: FileService
+    engine: EngineHandle
+    catalog: ModelCatalog
+    video: VideoPipeline
+    materializer: Materializer
+    generate: GenerateService
+    interactions: InteractionService
+
+
+@asynccontextmanager
+async def open_services(
+    settings: Settings,
+    engine: EngineHandle | None = None,
+    *,
+    start_engine: bool = True,
+) -> AsyncIterator[Services]:
+    """Build and start the services; stop them on exit.
+
+    `engine`: share an already-loaded model (tests) instead of loading `settings.model`; it is
+    then left running on exit. `start_engine=False` builds without loading any model
+    (`sightd inspect`).
+    """
+    db = create_db(settings.effective_database_url)
+    await asyncio.to_thread(init_schema, db)
+    files = FileService(
+        settings, db, partial(probe_file, max_image_pixels=settings.max_image_pixels)
+    )
+    own_engine = engine is None
+    handle = engine or EngineHandle(settings)
+    if own_engine and start_engine:
+        handle.start()
+    catalog = ModelCatalog(settings.model)
+    video = VideoPipeline(settings)
+    files.on_delete.append(video.forget)
+    materializer = Materializer(settings, files, video)
+    generate = GenerateService(handle, catalog, materializer, SpatialService(settings))
+    services = Services(
+        settings=settings,
+        db=db,
+        files=files,
+        engine=handle,
+        catalog=catalog,
+        video=video,
+        materializer=materializer,
+        generate=generate,
+        interactions=InteractionService(InteractionStore(db), generate),
+    )
+    await files.start()
+    try:
+        yield services
+    finally:
+        await files.stop()
+        if own_engine:
+            await handle.aclose()
+        db.dispose()
