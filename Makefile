@@ -4,7 +4,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
 JS_DIR := tests/e2e/js
 
-.PHONY: install serve test test-fast lint typecheck check bench tiny clean system-test-deps
+.PHONY: install serve test test-fast test-engines upstreams lint typecheck check bench tiny clean system-test-deps
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || python3 -m venv $(VENV)
@@ -35,11 +35,22 @@ system-test-deps:
 	  && (apt-get update -qq && apt-get install -y -qq flite >/dev/null) ; } \
 	  || echo "note: flite is not installed; speech tests will be skipped"
 
-test: install system-test-deps $(JS_DIR)/node_modules/.stamp
+# The upstream servers tests/engines runs sightd in front of, built once into
+# ~/.cache/sightd-test: `transformers serve` in its own venv (torch 2.14.1 + torchvision,
+# ~2 min from local wheels) and llama.cpp's llama-server from the llama-cpp-python sdist's
+# vendored sources (~6-8 min on 2 cores). Both are reused by later runs.
+upstreams: install
+	bash tests/engines/setup_transformers_serve.sh >/dev/null
+	PYTHON=$(PY) bash tests/engines/build_llama_server.sh >/dev/null
+
+test: install system-test-deps upstreams $(JS_DIR)/node_modules/.stamp
 	$(PY) -m pytest -q $(ARGS)
 
+test-engines: install upstreams $(JS_DIR)/node_modules/.stamp
+	$(PY) -m pytest -q tests/engines $(ARGS)
+
 test-fast: install
-	$(PY) -m pytest -q -m "not slow" $(ARGS)
+	$(PY) -m pytest -q -m "not slow" --ignore=tests/engines $(ARGS)
 
 lint: install
 	$(VENV)/bin/ruff check src tests bench
@@ -50,10 +61,11 @@ typecheck: install
 
 check: lint typecheck test
 
-bench: install
+bench: install upstreams
 	$(PY) bench/upload_rss.py
 	$(PY) bench/video_sampling.py
 	$(PY) bench/video_reuse.py
+	$(PY) bench/engine_overhead.py
 
 tiny: install
 	$(VENV)/bin/sightd models tiny data/tiny-qwen3-vl

@@ -222,6 +222,16 @@ def build_parser() -> argparse.ArgumentParser:
             "hub_cache_dir",
             "data_dir",
             "max_image_pixels",
+            "engine",
+            "upstream_url",
+            "upstream_model",
+            "upstream_api_key",
+            "upstream_kind",
+            "upstream_processor",
+            "upstream_video",
+            "grounding",
+            "detector_model",
+            "segmenter_model",
         },
     )
     ask.set_defaults(func=cmd_ask)

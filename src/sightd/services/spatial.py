@@ -140,12 +140,12 @@ class SpatialService:
         budget = 8 + NATIVE_TOKENS_PER_BOX * limit
         if params.max_output_tokens is not None:
             budget = min(budget, params.max_output_tokens)
-        schema = to_json_schema(native.schema(input_px, limit), dialect="json", where="native")
+        constraint = None
+        if "json_schema" in backend.capabilities.constraints:  # else parse what comes (total)
+            schema = to_json_schema(native.schema(input_px, limit), dialect="json", where="native")
+            constraint = JsonOutput(json.dumps(schema, ensure_ascii=False))
         native_params = dataclasses.replace(
-            params,
-            max_output_tokens=budget,
-            stop_sequences=(),
-            constraint=JsonOutput(json.dumps(schema, ensure_ascii=False)),
+            params, max_output_tokens=budget, stop_sequences=(), constraint=constraint
         )
         question = Turn("user", (plan.image, TextPart(native.prompt(plan.request))))
         answer = await backend.generate(Prompt((question,)), native_params)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from sightd.engine.transformers.decoding import IncrementalDecoder, StopScanner
+from sightd.engine.decoding import IncrementalDecoder, StopScanner
 
 
 def _byte_decoder(ids: list[int]) -> str:

@@ -6,9 +6,9 @@ import asyncio
 import threading
 
 import pytest
-from sightd.engine.serial import ModelRunner
 
 from sightd import errors
+from sightd.engine.serial import ModelRunner
 
 
 def test_queue_bound_and_order() -> None:

@@ -32,6 +32,7 @@ from sightd.engine.base import (
     TextDelta,
     model_id_for,
 )
+from sightd.engine.decoding import StopScanner
 from sightd.engine.openai.client import UpstreamClient
 from sightd.engine.openai.dialects import DIALECTS, Dialect, constraint_schema, detect_kind
 from sightd.engine.openai.messages import to_messages
@@ -127,7 +128,7 @@ class OpenAIBackend:
             family=family.name if family else "unknown",
             display_name=config.served_as.rstrip("/").rsplit("/", 1)[-1],
             context_tokens=context,
-            max_output_tokens=min(DEFAULT_MAX_OUTPUT_TOKENS, context),
+            max_output_tokens=min(facts.max_output_tokens or DEFAULT_MAX_OUTPUT_TOKENS, context),
             image_max_side_px=facts.image_max_side_px(),
             extras={"engine": "openai"},
         )
@@ -224,8 +225,18 @@ class OpenAIBackend:
         finish = _finish(choice.get("finish_reason"))
         usage = answer.get("usage") or {}
         tokens = _int(usage.get("completion_tokens"), self.count_text_tokens(text))
+        scanner = self._scanner(params)
+        if scanner is not None:  # the server cannot stop on sequences: cut here
+            text = scanner.feed(text) + scanner.finish()
+            finish = "STOP" if scanner.stopped else finish
         text = _checked(text, finish, params.constraint)
         return Completion(text, finish, tokens)
+
+    def _scanner(self, params: SamplingParams) -> StopScanner | None:
+        dialect = self._dialect or DIALECTS["openai"]
+        if dialect.stop or not params.stop_sequences:
+            return None
+        return StopScanner(params.stop_sequences)
 
     async def stream(
         self, prompt: Prompt, params: SamplingParams
@@ -237,27 +248,37 @@ class OpenAIBackend:
             chunks = 0
             tokens: int | None = None
             constrained = params.constraint is not None
+            scanner = self._scanner(params)
             try:
                 async with self._client.events("/chat/completions", body) as events:
                     async for event in events:
-                        usage = event.get("usage") if isinstance(event, dict) else None
+                        if not isinstance(event, dict):
+                            continue
+                        usage = event.get("usage")
                         if isinstance(usage, dict) and "completion_tokens" in usage:
                             tokens = _int(usage.get("completion_tokens"), None)
-                        for choice in (
-                            (event.get("choices") or []) if isinstance(event, dict) else []
-                        ):
+                        for choice in event.get("choices") or []:
                             delta = (choice.get("delta") or {}).get("content")
                             if isinstance(delta, str) and delta:
                                 chunks += 1
+                                if scanner is not None:
+                                    delta = scanner.feed(delta)
                                 parts.append(delta)
-                                if not constrained:  # constrained text is checked, then sent
+                                if delta and not constrained:  # constrained: checked, then sent
                                     yield TextDelta(delta)
                             if choice.get("finish_reason"):
                                 finish = _finish(choice["finish_reason"])
+                        if scanner is not None and scanner.stopped:
+                            finish = "STOP"
+                            break  # leaving closes the stream: the server stops generating
             except errors.SightdError as e:
                 self._last_error = e.message
                 raise
             self._last_error = None
+            if scanner is not None and (tail := scanner.finish()):
+                parts.append(tail)
+                if not constrained:
+                    yield TextDelta(tail)
             text = "".join(parts)
             if constrained:
                 text = _checked(text, finish, params.constraint)

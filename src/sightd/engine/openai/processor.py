@@ -66,6 +66,7 @@ class ModelFacts:
     min_pixels: int | None = None
     max_pixels: int | None = None
     context_tokens: int | None = None
+    max_output_tokens: int | None = None  # generation_config.json's max_new_tokens
     tokenizer_json: Path | None = None
 
     @property
@@ -129,18 +130,30 @@ def facts_from_folder(folder: Path) -> ModelFacts:
     defaults = _defaults_for(family)
     geometry = _qwen_geometry(pre, defaults) if defaults is not None else {}
     tokenizer = folder / "tokenizer.json"
+    gen_path = folder / "generation_config.json"
+    gen = json.loads(gen_path.read_text(encoding="utf-8")) if gen_path.is_file() else {}
+    max_new = gen.get("max_new_tokens")
     try:
         context: int | None = family.context_tokens(config)
     except FailedPrecondition:
         context = None
+    return _facts(
+        family,
+        geometry,
+        context_tokens=context,
+        max_output_tokens=max_new if isinstance(max_new, int) and max_new > 0 else None,
+        tokenizer_json=tokenizer if tokenizer.is_file() else None,
+    )
+
+
+def _facts(family: Family | None, geometry: dict[str, int], **more: Any) -> ModelFacts:
     return ModelFacts(
         family=family,
         patch_size=geometry.get("patch_size"),
         merge_size=geometry.get("merge_size"),
         min_pixels=geometry.get("min_pixels"),
         max_pixels=geometry.get("max_pixels"),
-        context_tokens=context,
-        tokenizer_json=tokenizer if tokenizer.is_file() else None,
+        **more,
     )
 
 
@@ -165,12 +178,5 @@ def facts_from_name(name: str) -> ModelFacts:
                     name,
                     family_name,
                 )
-            geometry = defaults or {}
-            return ModelFacts(
-                family=family,
-                patch_size=geometry.get("patch_size"),
-                merge_size=geometry.get("merge_size"),
-                min_pixels=geometry.get("min_pixels"),
-                max_pixels=geometry.get("max_pixels"),
-            )
+            return _facts(family, defaults or {})
     return ModelFacts(family=None)

@@ -40,7 +40,7 @@ from sightd.engine.base import (
     TextDelta,
     model_id_for,
 )
-from sightd.engine.transformers.decoding import IncrementalDecoder, StopScanner
+from sightd.engine.decoding import IncrementalDecoder, StopScanner
 from sightd.engine.transformers.families import Family, detect_family, read_config
 from sightd.engine.transformers.grammar import Grammars
 from sightd.engine.transformers.no_torchvision import load_processor

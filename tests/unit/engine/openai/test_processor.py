@@ -16,7 +16,8 @@ SIZES = [(640, 480), (1920, 1080), (33, 4000), (4000, 33), (28, 28), (12000, 900
 
 @pytest.mark.parametrize("size", SIZES)
 @pytest.mark.parametrize(
-    ("factor", "min_px", "max_px"), [(28, 3136, 12845056), (32, 65536, 16777216), (28, 3136, 200704)]
+    ("factor", "min_px", "max_px"),
+    [(28, 3136, 12845056), (32, 65536, 16777216), (28, 3136, 200704)],
 )
 def test_smart_resize_matches_transformers(
     size: tuple[int, int], factor: int, min_px: int, max_px: int

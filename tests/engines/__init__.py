@@ -1,0 +1,1 @@
+"""Tests of sightd in front of real upstream inference servers."""
