@@ -15,7 +15,8 @@ from pathlib import Path
 
 from sightd.api.auth import ANONYMOUS, owner_of
 from sightd.engine.base import SamplingParams
-from sightd.engine.render import interleave_video
+from sightd.engine.render import speech_line, video_header
+from sightd.media.sampling import timestamp_mmss
 from sightd.prompt import ImagePart, VideoPart
 from sightd.services.generate import CandidateDelta, CandidateDone
 from sightd.services.inputs import (
@@ -130,16 +131,13 @@ async def inspect(
 
 
 def _print_video(video: VideoPart) -> None:
-    """The video as a frames-only model reads it: header, frames and speech in time order."""
-    for item in interleave_video(video):
-        if isinstance(item, ImagePart):
-            print(f"frame {item.image.width}x{item.image.height}")
-        elif _is_mmss(item.text):
-            print(f"{item.text}  ", end="")
-        else:
-            print(item.text)
-
-
-def _is_mmss(text: str) -> bool:
-    head, sep, tail = text.partition(":")
-    return bool(sep) and head.isdigit() and tail.isdigit() and len(tail) == 2
+    """The video as a frames-only model reads it: header, then frames and speech in time order."""
+    print(video_header(video))
+    speech = [(seg.start_s, 0, speech_line(seg.start_s, seg.text)) for seg in video.transcript]
+    frames = [
+        (f.time_s, 1, f"{timestamp_mmss(f.time_s)}  frame {f.image.image.width}x"
+         f"{f.image.image.height}")
+        for f in video.frames
+    ]  # fmt: skip
+    for _, _, line in sorted(speech + frames, key=lambda e: (e[0], e[1])):
+        print(line)
