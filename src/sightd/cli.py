@@ -251,6 +251,10 @@ def build_parser() -> argparse.ArgumentParser:
             "video_frame_low_side_px",
             "speech_backend",
             "max_image_pixels",
+            "model",
+            "engine",
+            "upstream_model",
+            "upstream_video",
         },
     )
     insp.set_defaults(func=cmd_inspect)

@@ -15,7 +15,8 @@ from pathlib import Path
 
 from sightd.api.auth import ANONYMOUS, owner_of
 from sightd.engine.base import SamplingParams
-from sightd.engine.render import speech_line, video_header
+from sightd.engine.registry import VideoInput, video_input
+from sightd.engine.render import native_video_header, speech_line, video_header
 from sightd.media.sampling import timestamp_mmss
 from sightd.prompt import ImagePart, VideoPart
 from sightd.services.generate import CandidateDelta, CandidateDone
@@ -124,15 +125,21 @@ async def inspect(
             print(f"image {item.image.width}x{item.image.height}")
         elif isinstance(item, VideoPart):
             frames += len(item.frames)
-            _print_video(item)
+            how = video_input(settings)
+            print(f"video goes in as {how.description}")
+            _print_video(item, how)
     details = ", ".join(f"{m} {n}" for m, n in usage.by_modality.items() if n)
     print(f"{frames} frames; tokens: {usage.total} ({details})")
     return 0
 
 
-def _print_video(video: VideoPart) -> None:
-    """The video as a frames-only model reads it: header, then frames and speech in time order."""
-    print(video_header(video))
+def _print_video(video: VideoPart, how: VideoInput) -> None:
+    """The video as the model reads it: header, then frames and speech in time order (a
+    frames-only model reads exactly this; a native one takes the frames as one video)."""
+    if how.native:
+        print(native_video_header(video, source_timestamps=how.source_timestamps))
+    else:
+        print(video_header(video))
     speech = [(seg.start_s, 0, speech_line(seg.start_s, seg.text)) for seg in video.transcript]
     frames = [
         (f.time_s, 1, f"{timestamp_mmss(f.time_s)}  frame {f.image.image.width}x"

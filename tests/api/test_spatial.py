@@ -50,8 +50,8 @@ def _items(text: str) -> list[dict[str, Any]]:
 def handles(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     """Loaded tiny SmolVLM2 and Qwen2.5-VL engines, built on first use."""
     from sightd.engine.loading import EngineHandle
-    from sightd.testing.tiny import build_tiny
     from sightd.settings import Settings
+    from sightd.testing.tiny import build_tiny
 
     root = tmp_path_factory.mktemp("spatial-models")
 
@@ -216,3 +216,46 @@ def test_grounding_off_and_plain_prompts_generate_normally(
         ).text
         assert isinstance(text, str) and '"box_2d"' not in text
     assert "unchanged" in off.models.get(model="gemini-2.5-flash").description
+
+
+@pytest.mark.parametrize("level", ["LOW", "MEDIUM", "HIGH"])
+def test_qwen2_5_vl_boxes_are_exact_at_every_media_resolution(
+    make_server: Callable[..., Any],
+    handles: dict[str, Any],
+    monkeypatch: pytest.MonkeyPatch,
+    level: str,
+) -> None:
+    """Qwen2.5-VL answers in pixels of the image as its processor resized it. The server decodes
+    a 12 MP photo to the level's budget, the processor must keep that size, and the boxes must
+    be converted with it: a box at a quarter..half of the model's frame is 250..500."""
+    import io
+
+    from PIL import Image
+
+    from sightd.engine.base import Completion
+
+    model = handles["qwen2.5-vl"].require().model
+    frames: list[tuple[int, int]] = []
+
+    def answer(prompt: Any, params: Any) -> Completion:
+        inputs = model._prepare(prompt, params).inputs  # what the model would really see
+        _, grid_h, grid_w = (int(v) for v in inputs["image_grid_thw"][0])
+        w, h = grid_w * 14, grid_h * 14
+        frames.append((w, h))
+        box = [w // 4, h // 4, w // 2, h // 2]
+        return Completion(json.dumps([{"bbox_2d": box, "label": "cup"}]), "STOP", 20)
+
+    monkeypatch.setattr(model, "generate", answer)
+    buf = io.BytesIO()
+    Image.new("RGB", (4000, 3000), (120, 80, 40)).save(buf, "JPEG", quality=80)
+    photo = types.Part.from_bytes(data=buf.getvalue(), mime_type="image/jpeg")
+    config = types.GenerateContentConfig(media_resolution=f"MEDIA_RESOLUTION_{level}")
+    client = _client(make_server(engine=handles["qwen2.5-vl"]))
+    response = client.models.generate_content(
+        model="gemini-2.5-flash", contents=[photo, DETECT], config=config
+    )
+    ((w, h),) = frames
+    assert (w, h) == model.resolution_policy.image_px((4000, 3000), level.lower())
+    expected = [round(1000 * (h // 4) / h), round(1000 * (w // 4) / w)]
+    expected += [round(1000 * (h // 2) / h), round(1000 * (w // 2) / w)]
+    assert [item["box_2d"] for item in _items(response.text)] == [expected]

@@ -209,3 +209,36 @@ def test_second_request_reuses_the_processed_file(client: Any, server: Any, tmp_
     assert _details(first) == _details(second)
     client.files.delete(name=myfile.name)
     assert not cache.exists()
+
+
+def test_frames_reach_the_model_at_the_levels_frame_budget(
+    client: Any, engine_handle: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The tiny Qwen3-VL takes the video natively; each frame is resized to the level's
+    per-frame budget (sampled at 512 px / 256 px a side, then fit to the grid)."""
+    video = make_video(tmp_path / "vga.mp4", 3, 10, (640, 480), "mp4", with_audio=False)
+    backend = engine_handle.require()
+    assert backend.capabilities.native_video
+    policy = backend.info.sizing
+    seen: list[Any] = []
+    original = backend.generate
+
+    async def recording(prompt: Any, params: Any) -> Any:
+        seen.append(prompt)
+        return await original(prompt, params)
+
+    monkeypatch.setattr(backend, "generate", recording)
+    part = types.Part(inline_data=types.Blob(data=video.read_bytes(), mime_type="video/mp4"))
+    for resolution, sampled, expected in (
+        (None, (512, 384), (416, 320)),
+        (types.MediaResolution.MEDIA_RESOLUTION_LOW, (256, 192), (256, 192)),
+    ):
+        config = types.GenerateContentConfig(max_output_tokens=2, media_resolution=resolution)
+        client.models.generate_content(
+            model="gemini-2.5-flash", contents=[part, "What moves?"], config=config
+        )
+        (video_in,) = seen[-1].videos()
+        level = "low" if resolution else None
+        assert policy.frame_px(sampled, level) == expected
+        assert {f.image.image.size for f in video_in.frames} == {expected}
+        assert expected[0] * expected[1] <= policy.frame_budget(level)

@@ -48,3 +48,23 @@ def test_transcript_words_at_their_time(tmp_path: Path, capsys: pytest.CaptureFi
     stamp, words = lines[0].split(" (audio) ")
     assert stamp in ("[01:03]", "[01:04]", "[01:05]")
     assert {"quick", "fox", "lazy", "dog"} & set(words.split())
+
+
+@pytest.mark.parametrize(
+    ("model", "how"),
+    [
+        ("Qwen/Qwen3-VL-2B-Instruct", "native (one video; each pair of frames after its source"),
+        ("Qwen/Qwen2.5-VL-3B-Instruct", "native (one video; the header says where it starts)"),
+        ("HuggingFaceTB/SmolVLM2-256M-Video-Instruct", "frames (each an image after its MM:SS)"),
+    ],
+)
+def test_says_whether_the_video_goes_in_natively(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], model: str, how: str
+) -> None:
+    video = make_video(tmp_path / "v.mp4", 3, 10, (160, 120), "mp4", with_audio=False)
+    data = ["--data-dir", str(tmp_path / "data"), "--speech-backend", "none"]
+    times, _, out = _inspect(capsys, str(video), "--model", model, "--start", "1", *data)
+    assert f"video goes in as {how}" in out
+    assert times == ["00:01", "00:02"]  # the frames and their source times either way
+    if how.startswith("native"):
+        assert "each frame follows its MM:SS" not in out

@@ -72,6 +72,19 @@ class TextDelta:
     text: str
 
 
+class MediaSizing(Protocol):
+    """The size a backend's model sees media at, per `mediaResolution` level (None: default).
+
+    Services decode images (and resize video frames) straight to these sizes, so the model
+    sees exactly what was budgeted and nothing is resized twice. Sizes are (width, height) of
+    the EXIF-oriented source.
+    """
+
+    def image_px(self, size_px: tuple[int, int], level: str | None) -> tuple[int, int]: ...
+
+    def frame_px(self, size_px: tuple[int, int], level: str | None) -> tuple[int, int]: ...
+
+
 @dataclass(frozen=True)
 class ModelInfo:
     """What the API layer tells clients about the served model."""
@@ -84,6 +97,9 @@ class ModelInfo:
     max_output_tokens: int
     image_max_side_px: int  # decode images no larger than this (longest side)
     extras: dict[str, str] = field(default_factory=dict)
+    # Exact sizes per mediaResolution level; None: decode to `image_max_side_px`, frames as
+    # sampled (the upstream resizes them itself).
+    sizing: MediaSizing | None = field(default=None, compare=False, repr=False)
 
 
 Constraint = Literal["json_schema", "choice"]

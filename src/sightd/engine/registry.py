@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import importlib.util
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 from sightd.engine.base import Backend, LoadProgress
@@ -106,6 +107,51 @@ ENGINES: dict[str, BackendFactory] = {
     "transformers": _load_transformers,
     "openai": _load_openai,
 }
+
+
+@dataclass(frozen=True)
+class VideoInput:
+    """How the configured model takes a video: `native` (one video input; `source_timestamps`
+    when the model reads each frame pair's source time) or as frames; `description` says so in
+    words, with the family."""
+
+    native: bool
+    source_timestamps: bool
+    description: str
+
+
+def video_input(settings: Settings) -> VideoInput:
+    """How the configured model takes a video, told without loading it (for `sightd inspect`).
+    The family comes from a local folder's config.json, else from the model's name."""
+    from sightd.engine.openai.processor import facts_from_name
+    from sightd.engine.transformers.families import Family, detect_family, read_config
+
+    model = settings.model
+    if settings.engine == "openai":
+        model = settings.upstream_model or settings.model
+    family: Family | None
+    try:
+        family = detect_family(read_config(Path(model)))
+    except Exception:  # not a local model folder, or not a family sightd knows
+        family = facts_from_name(model).family
+    name = family.name if family is not None else "family unknown"
+    frames = VideoInput(False, False, f"frames (each an image after its MM:SS), {name}")
+    takes_video = family is not None and family.native_video
+    if settings.engine == "openai":
+        if settings.upstream_video == "frames" or not (
+            takes_video or settings.upstream_video == "native"
+        ):
+            return frames
+        return VideoInput(
+            True, False, f"native (one video_url) where the upstream server takes video, {name}"
+        )
+    if family is None or not takes_video:
+        return frames
+    if family.video == "qwen3":
+        return VideoInput(
+            True, True, f"native (one video; each pair of frames after its source time), {name}"
+        )
+    return VideoInput(True, False, f"native (one video; the header says where it starts), {name}")
 
 
 def load_backend(settings: Settings, on_progress: ProgressCallback | None = None) -> Backend:

@@ -1,9 +1,12 @@
-"""How a backend without native video input shows a `VideoPart` to its model.
+"""How a backend shows a `VideoPart` to its model.
 
-The video becomes a header line, then its frames and speech merged in time order: each frame
-after its `MM:SS` (source time: a clip from 20:50 starts at 20:50) and each transcript line as
-`[MM:SS] (audio) text`. Every backend that flattens video uses this one helper, so the model
-reads the same thing in-process and through a remote server.
+Without native video input, the video becomes a header line, then its frames and speech merged
+in time order: each frame after its `MM:SS` (source time: a clip from 20:50 starts at 20:50) and
+each transcript line as `[MM:SS] (audio) text`. Every backend that flattens video uses this one
+helper, so the model reads the same thing in-process and through a remote server.
+
+With native video input (`native_video`), a header, the video as one input, then the speech
+lines at their source `MM:SS`.
 """
 
 from __future__ import annotations
@@ -18,11 +21,39 @@ FlatPart = TextPart | ImagePart
 
 def video_header(video: VideoPart) -> str:
     """A one-line header the model reads before the frames (duration, rate, clip)."""
+    return _video_facts(video) + "; each frame follows its MM:SS time."
+
+
+def _video_facts(video: VideoPart) -> str:
     head = f"Video: {timestamp_mmss(video.duration_s)} long; frames sampled at {video.fps:g} fps"
     if video.clipped:
         start, end = timestamp_mmss(video.clip_start_s), timestamp_mmss(video.clip_end_s)
         head += f", clipped to {start}–{end}"
-    return head + "; each frame follows its MM:SS time."
+    return head
+
+
+def native_video_header(video: VideoPart, *, source_timestamps: bool) -> str:
+    """The header before a video the model takes as one input.
+
+    `source_timestamps`: the model reads a time with every frame (Qwen3-VL's `<t seconds>`),
+    set to the source's clock; otherwise its times count from the video's first frame, so the
+    header says where that frame sits in the source.
+    """
+    head = _video_facts(video)
+    if source_timestamps:
+        return head + "; the video's timestamps are seconds of the source."
+    if video.clipped:
+        start = timestamp_mmss(video.frames[0].time_s if video.frames else video.clip_start_s)
+        return head + f"; times in the video count from its first frame, at {start}."
+    return head + "."
+
+
+def native_video(video: VideoPart, *, source_timestamps: bool) -> list[TextPart | VideoPart]:
+    """A video for a model that takes it natively: header, the video, then its speech as
+    `[MM:SS] (audio)` lines at source times."""
+    header = TextPart(native_video_header(video, source_timestamps=source_timestamps))
+    speech = [TextPart(speech_line(seg.start_s, seg.text)) for seg in video.transcript]
+    return [header, *([video] if video.frames else []), *speech]
 
 
 def speech_line(start_s: float, text: str) -> str:

@@ -9,7 +9,9 @@ Untrusted input shapes every step:
 - any decoder failure becomes `InvalidArgument`; nothing from Pillow escapes untranslated.
 
 JPEGs are decoded with `draft()` (DCT scaling) straight to near the target size: 4.4× faster for
-a 12 MP photo to 768 px (notes/media-perf.md). The exact fit is then a Lanczos resize.
+a 12 MP photo to 768 px (notes/media-perf.md). The exact fit is then a Lanczos resize. The target
+is either "longest side at most N" or, when the caller knows the model's resolution policy
+(`size_for`), the exact size the model sees, so its processor has nothing left to resize.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from __future__ import annotations
 import io
 import threading
 import warnings
+from collections.abc import Callable
 from pathlib import Path
 from typing import IO
 
@@ -126,7 +129,18 @@ def to_rgb(im: Image.Image) -> Image.Image:
     return im.convert("RGB")
 
 
-def _decode(src: Path | IO[bytes], *, max_side_px: int, max_pixels: int, field: str) -> ImagePart:
+SizeFor = Callable[[tuple[int, int]], tuple[int, int]]
+"""The exact (width, height) to decode an image to, given its EXIF-oriented size."""
+
+
+def _decode(
+    src: Path | IO[bytes],
+    *,
+    max_side_px: int,
+    max_pixels: int,
+    field: str,
+    size_for: SizeFor | None = None,
+) -> ImagePart:
     if max_side_px <= 0:
         raise ValueError(f"max_side_px must be positive, got {max_side_px}")
     _ensure_init()
@@ -138,12 +152,17 @@ def _decode(src: Path | IO[bytes], *, max_side_px: int, max_pixels: int, field: 
                     f"image too large: {w}×{h} pixels exceeds the limit of {max_pixels}",
                     field=field or None,
                 )
-            target = _fit_size((w, h), max_side_px)
-            if im.format in ("JPEG", "MPO") and target != (w, h):
+            if size_for is None:
+                target = _fit_size((w, h), max_side_px)
+            else:  # a JPEG's EXIF precedes its pixels, so this guess is right where it matters
+                target = _target(size_for, (w, h), _orientation(im, header_only=True))
+            if im.format in ("JPEG", "MPO") and target[0] < w and target[1] < h:
                 # DCT scaling to the smallest size that is still >= the target on both sides.
                 im.draft(None, target)
             im.load()
             orientation = _orientation(im)  # after load: a PNG's eXIf may follow its pixels
+            if size_for is not None:
+                target = _target(size_for, (w, h), orientation)
             rgb = to_rgb(im)
             if rgb.size != target:
                 rgb = rgb.resize(target, Image.Resampling.LANCZOS)
@@ -162,6 +181,12 @@ def _decode(src: Path | IO[bytes], *, max_side_px: int, max_pixels: int, field: 
     return ImagePart(image=rgb, source_size_px=_oriented((w, h), orientation))
 
 
+def _target(size_for: SizeFor, stored: tuple[int, int], orientation: int) -> tuple[int, int]:
+    """`size_for` of the oriented size, as a size of the stored (not yet transposed) pixels."""
+    width, height = size_for(_oriented(stored, orientation))
+    return _oriented((width, height), orientation)
+
+
 def _too_large(max_pixels: int | None, field: str) -> InvalidArgument:
     # Pillow refused in `open` before we saw the size: its hard limit is 2 × MAX_IMAGE_PIXELS
     # (~179 M pixels), which therefore also caps `max_pixels`.
@@ -178,20 +203,41 @@ def _describe(exc: Exception) -> str:
     return text[:200] if text else type(exc).__name__
 
 
-def decode_image(data: bytes, *, max_side_px: int, max_pixels: int, field: str = "") -> ImagePart:
-    """Decode image bytes into an RGB `ImagePart` whose longest side is at most `max_side_px`.
+def decode_image(
+    data: bytes,
+    *,
+    max_side_px: int,
+    max_pixels: int,
+    field: str = "",
+    size_for: SizeFor | None = None,
+) -> ImagePart:
+    """Decode image bytes into an RGB `ImagePart` whose longest side is at most `max_side_px`,
+    or, with `size_for`, exactly `size_for(oriented size)` (the size the model sees).
 
     `source_size_px` is the original size after EXIF orientation. Raises `InvalidArgument`
     (naming `field`) for corrupt, truncated, unsupported or oversized (> `max_pixels`) input.
     """
-    return _decode(io.BytesIO(data), max_side_px=max_side_px, max_pixels=max_pixels, field=field)
+    return _decode(
+        io.BytesIO(data),
+        max_side_px=max_side_px,
+        max_pixels=max_pixels,
+        field=field,
+        size_for=size_for,
+    )
 
 
 def decode_image_file(
-    path: Path, *, max_side_px: int, max_pixels: int, field: str = ""
+    path: Path,
+    *,
+    max_side_px: int,
+    max_pixels: int,
+    field: str = "",
+    size_for: SizeFor | None = None,
 ) -> ImagePart:
     """`decode_image` from a file; Pillow reads it incrementally instead of whole into memory."""
-    return _decode(Path(path), max_side_px=max_side_px, max_pixels=max_pixels, field=field)
+    return _decode(
+        Path(path), max_side_px=max_side_px, max_pixels=max_pixels, field=field, size_for=size_for
+    )
 
 
 def image_size(data: bytes, *, field: str = "") -> tuple[int, int]:

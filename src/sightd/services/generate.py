@@ -87,7 +87,11 @@ class GenerateService:
         if not inp.turns:
             raise errors.InvalidArgument("contents must not be empty", field="contents")
         prompt, usage = await self.materializer.prompt(
-            owner, inp, backend.info.image_max_side_px, backend.count_text_tokens
+            owner,
+            inp,
+            backend.info.image_max_side_px,
+            backend.count_text_tokens,
+            backend.info.sizing,
         )
         return backend, version, prompt, usage
 

@@ -12,11 +12,14 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from PIL import Image
+
 from sightd import errors
+from sightd.engine.base import MediaSizing
 from sightd.media import image as media_image
 from sightd.media import mime as media_mime
 from sightd.media import tokens as media_tokens
-from sightd.prompt import ImagePart, Prompt, PromptPart, TextPart, Turn
+from sightd.prompt import ImagePart, Prompt, PromptPart, TextPart, TimedFrame, Turn
 from sightd.services.files import FileService
 from sightd.services.inputs import FileMedia, GenerateInput, InlineMedia, LocalMedia, MediaIn
 from sightd.services.url_media import UrlSource
@@ -108,10 +111,20 @@ class Materializer:
         return usage
 
     async def prompt(
-        self, owner: str, inp: GenerateInput, max_side_px: int, count_text: Callable[[str], int]
+        self,
+        owner: str,
+        inp: GenerateInput,
+        max_side_px: int,
+        count_text: Callable[[str], int],
+        sizing: MediaSizing | None = None,
     ) -> tuple[Prompt, TokenUsage]:
-        """The decoded prompt, and its token usage by the same rules as `count`."""
-        return await self._walk(owner, inp, count_text, max_side_px=max_side_px)
+        """The decoded prompt, and its token usage by the same rules as `count`.
+
+        With `sizing` (the model's resolution policy) images are decoded, and video frames
+        resized, to exactly the size the model sees at each part's `mediaResolution`;
+        without it images are decoded no larger than `max_side_px`.
+        """
+        return await self._walk(owner, inp, count_text, max_side_px=max_side_px, sizing=sizing)
 
     async def _walk(
         self,
@@ -119,6 +132,7 @@ class Materializer:
         inp: GenerateInput,
         count_text: Callable[[str], int],
         max_side_px: int | None,
+        sizing: MediaSizing | None = None,
     ) -> tuple[Prompt, TokenUsage]:
         """Resolve every part in order; decode images only when `max_side_px` is given."""
         usage = TokenUsage({"TEXT": 0})
@@ -137,14 +151,19 @@ class Materializer:
                 kind = self._kind(media, part.field)
                 counts[kind] += 1
                 self._check_count(kind, counts[kind])
+                resolution = part.resolution or inp.media_resolution
                 if kind == "video":
-                    resolution = part.resolution or inp.media_resolution
-                    await self._add_video(media, part, resolution, max_side_px, usage, parts)
+                    await self._add_video(
+                        media, part, resolution, max_side_px, usage, parts, sizing
+                    )
                     continue
                 if max_side_px is None:
                     size = await asyncio.to_thread(_image_size, media, part.field)
                 else:
-                    image = await asyncio.to_thread(self._decode, media, max_side_px, part.field)
+                    size_for = _size_for(sizing.image_px, resolution) if sizing else None
+                    image = await asyncio.to_thread(
+                        self._decode, media, max_side_px, part.field, size_for
+                    )
                     size = image.source_size_px
                     parts.append(image)
                 usage.add("IMAGE", media_tokens.image_tokens(*size))
@@ -168,6 +187,7 @@ class Materializer:
         max_side_px: int | None,
         usage: TokenUsage,
         out: list[PromptPart],
+        sizing: MediaSizing | None = None,
     ) -> None:
         """Count a video's tokens; when decoding, add it as a `VideoPart` (timed frames and
         transcript)."""
@@ -182,16 +202,25 @@ class Materializer:
         frames = await asyncio.to_thread(
             lambda: list(self.video.frames(media.source, plan, part.field))
         )
+        if sizing is not None:
+            frames = await asyncio.to_thread(_resize_frames, frames, sizing, resolution)
         speech = await asyncio.to_thread(self.video.transcript, media.source, plan, part.field)
         out.append(video_part(plan, frames, speech))
 
-    def _decode(self, media: _Media, max_side_px: int, field_name: str) -> ImagePart:
+    def _decode(
+        self,
+        media: _Media,
+        max_side_px: int,
+        field_name: str,
+        size_for: media_image.SizeFor | None = None,
+    ) -> ImagePart:
         if media.data is not None:
             return media_image.decode_image(
                 media.data,
                 max_side_px=max_side_px,
                 max_pixels=self.settings.max_image_pixels,
                 field=field_name,
+                size_for=size_for,
             )
         assert media.path is not None
         return media_image.decode_image_file(
@@ -199,7 +228,29 @@ class Materializer:
             max_side_px=max_side_px,
             max_pixels=self.settings.max_image_pixels,
             field=field_name,
+            size_for=size_for,
         )
+
+
+def _size_for(
+    size_px: Callable[[tuple[int, int], str | None], tuple[int, int]], level: str | None
+) -> media_image.SizeFor:
+    return lambda size: size_px(size, level)
+
+
+def _resize_frames(
+    frames: list[TimedFrame], sizing: MediaSizing, level: str | None
+) -> list[TimedFrame]:
+    """Frames at the size the model sees them at `level` (bicubic, as Qwen's processor)."""
+    out = []
+    for frame in frames:
+        image = frame.image.image
+        size = sizing.frame_px(image.size, level)
+        if size != image.size:
+            image = image.resize(size, Image.Resampling.BICUBIC)
+            frame = TimedFrame(frame.time_s, ImagePart(image, frame.image.source_size_px))
+        out.append(frame)
+    return out
 
 
 def _image_size(media: _Media, field_name: str) -> tuple[int, int]:

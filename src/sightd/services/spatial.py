@@ -38,7 +38,7 @@ from sightd.errors import MissingExtra
 from sightd.grounding.boxes import to_pixels
 from sightd.grounding.detections import Detection, gemini_json
 from sightd.grounding.intent import COMMON_OBJECTS, SpatialRequest, spatial_request
-from sightd.grounding.masks import mask_data_url
+from sightd.grounding.masks import MAX_MASK_SIDE_PX, mask_data_url
 from sightd.grounding.native import NativeGrounding, native_for
 from sightd.grounding.select import select
 from sightd.prompt import ImagePart, Prompt, TextPart, Turn
@@ -168,7 +168,12 @@ class SpatialService:
         boxes = [to_pixels(d.box, image.image.size) for d in found]
         with self._run_lock:
             maps = self.segmenter().segment(image.image, boxes)
-        return [mask_data_url(m) for m in maps]
+        # The image may be decoded smaller than the source (the model's resolution policy):
+        # each map covers its box in the source's pixels, as it would at full size.
+        return [
+            mask_data_url(_resize_map(m, to_pixels(d.box, image.source_size_px)))
+            for d, m in zip(found, maps, strict=True)
+        ]
 
     # --- lazy models --------------------------------------------------------------------------
 
@@ -213,3 +218,18 @@ def _require_vision(*more: str) -> None:
     for module in ("torch", "transformers", *more):
         if importlib.util.find_spec(module) is None:
             raise MissingExtra(module, "spatial" if module == "scipy" else "transformers")
+
+
+def _resize_map(prob_u8: Any, box_px: tuple[int, int, int, int]) -> Any:
+    """A mask map resized to its box's size (at most `MAX_MASK_SIDE_PX` a side, aspect kept)."""
+    import numpy as np
+    from PIL import Image
+
+    array = np.asarray(prob_u8, dtype=np.uint8)
+    x0, y0, x1, y1 = box_px
+    width, height = max(1, x1 - x0), max(1, y1 - y0)
+    scale = min(1.0, MAX_MASK_SIDE_PX / max(width, height))
+    size = (max(1, round(width * scale)), max(1, round(height * scale)))
+    if array.ndim != 2 or 0 in array.shape or array.shape[::-1] == size:
+        return array
+    return np.asarray(Image.fromarray(array, mode="L").resize(size, Image.Resampling.BILINEAR))

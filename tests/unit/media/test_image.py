@@ -325,3 +325,59 @@ def test_decode_image_file_and_image_size_file(tmp_path: Path) -> None:
 def test_decoded_image_survives_closing_the_source() -> None:
     part = decode(image_bytes("PNG", size=(8, 8)))  # exact size, RGB: no copy made on the way
     assert part.image.getpixel((0, 0)) == (200, 30, 60)
+
+
+# --- decoding to the model's exact size (`size_for`) ------------------------------------------
+
+
+def test_size_for_decodes_a_photo_straight_to_the_exact_size() -> None:
+    seen: list[tuple[int, int]] = []
+
+    def size_for(size: tuple[int, int]) -> tuple[int, int]:
+        seen.append(size)
+        return 576, 416  # Qwen3-VL's grid size for 4000×3000 at the default budget
+
+    data = encode(gradient((4000, 3000)), "JPEG", quality=85)
+    part = decode_image(data, max_side_px=64, max_pixels=BIG, size_for=size_for)
+    assert part.image.size == (576, 416)  # max_side_px does not apply when size_for does
+    assert part.source_size_px == (4000, 3000)
+    assert seen and set(seen) == {(4000, 3000)}
+
+
+def test_size_for_may_round_small_images_up_to_the_grid() -> None:
+    part = decode_image(
+        encode(gradient((500, 375)), "PNG"),
+        max_side_px=768,
+        max_pixels=BIG,
+        size_for=lambda size: (512, 384),
+    )
+    assert part.image.size == (512, 384) and part.source_size_px == (500, 375)
+
+
+@pytest.mark.parametrize("fmt", ["JPEG", "PNG"])
+def test_size_for_sees_the_oriented_size_and_the_pixels_follow(fmt: str) -> None:
+    # Stored 400×200, left half red; orientation 6 shows it 200×400 with red on top.
+    im = Image.new("RGB", (400, 200), (255, 0, 0))
+    im.paste((0, 0, 255), (200, 0, 400, 200))
+    seen: list[tuple[int, int]] = []
+
+    def size_for(size: tuple[int, int]) -> tuple[int, int]:
+        seen.append(size)
+        return size[0] // 4, size[1] // 4
+
+    part = decode_image(
+        with_orientation(im, fmt, 6), max_side_px=768, max_pixels=BIG, size_for=size_for
+    )
+    assert set(seen) <= {(200, 400)} and seen
+    assert part.source_size_px == (200, 400) and part.image.size == (50, 100)
+    top, bottom = part.image.getpixel((25, 10)), part.image.getpixel((25, 90))
+    assert isinstance(top, tuple) and isinstance(bottom, tuple)
+    assert top[0] > 200 and bottom[2] > 200
+
+
+def test_size_for_refusing_the_image_is_an_invalid_argument() -> None:
+    def refuse(size: tuple[int, int]) -> tuple[int, int]:
+        raise InvalidArgument("too elongated")
+
+    with pytest.raises(InvalidArgument, match="too elongated"):
+        decode_image(image_bytes("PNG"), max_side_px=768, max_pixels=BIG, size_for=refuse)

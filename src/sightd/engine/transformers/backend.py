@@ -1,16 +1,20 @@
 """`TransformersBackend`: a VLM loaded in-process, answering typed prompts.
 
 One code path serves every family and both call styles: the prompt becomes chat messages
-(`families`), the processor renders and tokenises them with the images (user text can't forge
-control tokens or image placeholders), and `model.generate` runs with a streamer that feeds a
-`_Run`. The run decodes tokens incrementally, applies stop sequences and tells generate when to
-halt (stop sequence found, or the consumer went away). `generate` runs it inline; `stream` runs it
-in a worker thread and hands deltas over a queue.
+(`families`), the processor renders and tokenises them with the images and videos (user text
+can't forge control tokens or image placeholders), and `model.generate` runs with a streamer
+that feeds a `_Run`. Media arrive at the size the model sees them at (`resolution`'s policy,
+applied when decoding); the processor call is bounded so that it keeps those sizes. Qwen models
+take a video as one video with its source times; others see its frames. The run decodes
+tokens incrementally, applies stop sequences and tells generate when to halt (stop sequence
+found, or the consumer went away). `generate` runs it inline; `stream` runs it in a worker
+thread and hands deltas over a queue.
 """
 
 from __future__ import annotations
 
 import copy
+import dataclasses
 import logging
 import os
 import queue
@@ -21,7 +25,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import torch
+from PIL import Image
 from tokenizers import Tokenizer
 from transformers import (
     AutoModelForImageTextToText,
@@ -44,8 +50,9 @@ from sightd.engine.decoding import IncrementalDecoder, StopScanner
 from sightd.engine.transformers.families import Family, detect_family, read_config
 from sightd.engine.transformers.grammar import Grammars
 from sightd.engine.transformers.no_torchvision import load_processor
+from sightd.engine.transformers.resolution import QwenPolicy, ResolutionPolicy, policy_for
 from sightd.errors import Internal, InvalidArgument, SightdError
-from sightd.prompt import Prompt
+from sightd.prompt import ImagePart, Prompt, PromptPart, Turn, VideoPart
 
 log = logging.getLogger(__name__)
 
@@ -181,6 +188,9 @@ class TransformersBackend:
             gen.pad_token_id = min(self._eos_ids)
         vocab_size = int(self._model.get_output_embeddings().weight.shape[0])
         self._grammars = Grammars(self._tokenizer, vocab_size, self._eos_ids)
+        self._policy: ResolutionPolicy = policy_for(
+            self._family.name, self._processor.image_processor
+        )
         context = self._family.context_tokens(config)
         source = source or str(folder)
         self._info = ModelInfo(
@@ -196,10 +206,12 @@ class TransformersBackend:
             extras={
                 "device": str(self._device),
                 "dtype": str(self._model.dtype).removeprefix("torch."),
+                "video": "native" if self._family.native_video else "frames",
             },
+            sizing=self._policy,
         )
         self._capabilities = Capabilities(
-            native_video=False,
+            native_video=self._family.native_video,
             grounding_family=self._family.grounding,
             constraints=frozenset({"json_schema", "choice"}),
             max_concurrency=1,
@@ -218,23 +230,15 @@ class TransformersBackend:
     def count_text_tokens(self, text: str) -> int:
         return len(self._count_tokenizer.encode(text, add_special_tokens=False).ids)
 
-    def input_frame_px(self, size_px: tuple[int, int]) -> tuple[int, int]:
-        """(width, height) the processor resizes an image of `size_px` to before the model
-        sees it: the frame of absolute native coordinates (Qwen2.5-VL's boxes)."""
-        if not self._family.name.startswith("qwen"):
-            return size_px
-        from transformers.models.qwen2_vl.image_processing_pil_qwen2_vl import smart_resize
+    @property
+    def resolution_policy(self) -> ResolutionPolicy:
+        return self._policy
 
-        ip = self._processor.image_processor
-        size = dict(ip.size)
-        height, width = smart_resize(
-            size_px[1],
-            size_px[0],
-            factor=int(ip.patch_size) * int(ip.merge_size),
-            min_pixels=int(size["shortest_edge"]),
-            max_pixels=int(size["longest_edge"]),
-        )
-        return width, height
+    def input_frame_px(self, size_px: tuple[int, int]) -> tuple[int, int]:
+        """(width, height) the model sees an image of `size_px` at: the frame of absolute
+        native coordinates (Qwen2.5-VL's boxes). An image decoded by the resolution policy is
+        already that size, at every level; any other is resized to it before the processor."""
+        return self._policy.input_frame_px(size_px)
 
     def generate(self, prompt: Prompt, params: SamplingParams) -> Completion:
         with self._lock:
@@ -272,14 +276,15 @@ class TransformersBackend:
         if not prompt.turns:
             raise InvalidArgument("the prompt has no turns", field="contents")
         try:
+            messages, media_kwargs = self._render(prompt)
             inputs = self._processor.apply_chat_template(
-                self._family.messages(prompt),
+                messages,
                 tokenize=True,
                 return_dict=True,
                 add_generation_prompt=True,
                 sanitize_control_tokens=True,
                 return_tensors="pt",
-                processor_kwargs={"return_tensors": "pt"},
+                processor_kwargs={"return_tensors": "pt", **media_kwargs},
             )
         except ValueError as e:  # e.g. Qwen refuses aspect ratios over 200:1
             raise InvalidArgument(f"{self._info.id} cannot take this input: {e}") from e
@@ -303,6 +308,33 @@ class TransformersBackend:
         if params.constraint is not None:
             processors.append(self._grammars.processor(params.constraint, config.max_new_tokens))
         return _Request(inputs, config, seed, config.max_new_tokens, processors)
+
+    def _render(self, prompt: Prompt) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+        """Chat messages for the processor, and the per-call processor kwargs that keep every
+        image and video at the size the resolution policy gave it."""
+        policy = self._policy
+        native = self._family.native_video
+        if not isinstance(policy, QwenPolicy):  # SmolVLM: one longest edge for the call
+            images = [part.image.size for part in _user_images(prompt, native)]
+            kwargs = policy.processor_kwargs(images, has_frames=bool(prompt.videos()))
+            return self._family.messages(prompt), kwargs
+        prompt = _map_images(prompt, policy.input_frame_px)  # the grid, if not on it already
+        images = [part.image.size for part in _user_images(prompt, native)]
+        videos: list[tuple[int, tuple[int, int]]] = []
+        metadata: list[dict[str, Any]] = []
+        temporal = int(getattr(self._processor.video_processor, "temporal_patch_size", 2))
+
+        def video_input(part: VideoPart) -> Any:
+            array, meta = _qwen_video(part, policy, temporal)
+            videos.append((int(array.shape[0]), (int(array.shape[2]), int(array.shape[1]))))
+            metadata.append(meta)
+            return array
+
+        messages = self._family.messages(prompt, video_input if native else None)
+        kwargs = policy.processor_kwargs(images, videos)
+        if metadata:
+            kwargs["videos_kwargs"]["video_metadata"] = metadata
+        return messages, kwargs
 
     def _run_generate(self, request: _Request, run: _Run) -> None:
         try:
@@ -355,3 +387,71 @@ def _apply_sampling(config: Any, params: SamplingParams) -> None:
         # Neutral values rather than None: generate refills None from the model's defaults.
         config.do_sample = False
         config.temperature, config.top_p, config.top_k = 1.0, 1.0, 50
+
+
+def _user_images(prompt: Prompt, native_video: bool) -> list[ImagePart]:
+    """The images the processor receives, in order: user turns' images, and video frames when
+    videos are shown as frames."""
+    out: list[ImagePart] = []
+    for turn in prompt.turns:
+        if turn.role != "user":
+            continue
+        for part in turn.parts:
+            if isinstance(part, ImagePart):
+                out.append(part)
+            elif isinstance(part, VideoPart) and not native_video:
+                out.extend(frame.image for frame in part.frames)
+    return out
+
+
+def _map_images(prompt: Prompt, size_for: Callable[[tuple[int, int]], tuple[int, int]]) -> Prompt:
+    """The prompt with every still image at `size_for(its size)` (bicubic, as the processor)."""
+
+    def fit(part: PromptPart) -> PromptPart:
+        if not isinstance(part, ImagePart):
+            return part
+        size = size_for(part.image.size)
+        if size == part.image.size:
+            return part
+        return ImagePart(part.image.resize(size, Image.Resampling.BICUBIC), part.source_size_px)
+
+    turns = tuple(Turn(t.role, tuple(fit(p) for p in t.parts)) for t in prompt.turns)
+    return dataclasses.replace(prompt, turns=turns)
+
+
+def _qwen_video(part: VideoPart, policy: QwenPolicy, temporal: int) -> tuple[Any, dict[str, Any]]:
+    """One video for a Qwen processor: its frames as a (T, H, W, 3) uint8 array on the grid,
+    and `video_metadata` that makes the processor's times the source's.
+
+    The processors read a frame's time as `frames_indices[i] / fps` (Qwen3-VL prints it as
+    `<t seconds>`, the mean of each temporal pair) and the rate as `sampled_fps =
+    len(frames_indices) / total_num_frames * fps` (Qwen2.5-VL's `second_per_grid_ts`). So `fps`
+    is the rate the frames are spaced at, `frames_indices` their source times × that rate
+    (fractional: a clip from 20:50 at 1 fps has indices 1250.0, 1251.0, …) and
+    `total_num_frames` their count. Fewer frames than a temporal patch are padded by repeating
+    the last one, as the processor pads odd counts; its index repeats too, so times stay true.
+    """
+    size = policy.video_frame_px(part.frames[0].image.image.size)
+    array = np.stack([_pixels(frame.image.image, size) for frame in part.frames])
+    times = [frame.time_s for frame in part.frames]
+    while array.shape[0] < temporal:
+        array = np.concatenate([array, array[-1:]], axis=0)
+        times.append(times[-1])
+    span = part.frames[-1].time_s - part.frames[0].time_s
+    rate = (len(part.frames) - 1) / span if len(part.frames) > 1 and span > 0 else part.fps
+    metadata = {
+        "total_num_frames": len(times),
+        "fps": rate,
+        "frames_indices": [t * rate for t in times],
+        "width": size[0],
+        "height": size[1],
+        "duration": part.duration_s,
+    }
+    return array, metadata
+
+
+def _pixels(image: Image.Image, size: tuple[int, int]) -> Any:
+    """`image` as an (H, W, 3) uint8 array of `size` (bicubic, as the processor resizes)."""
+    if image.size != size:
+        image = image.resize(size, Image.Resampling.BICUBIC)
+    return np.asarray(image.convert("RGB"))

@@ -2,8 +2,10 @@
 
 A family is detected from config.json's `model_type`. Everything else the backend needs that is
 not the same for every family lives on `Family`: how a `Prompt` becomes the chat messages the
-family's template expects, how big an image is worth decoding, how long the context is, and
-which torchvision-free video processor (if any) fills the processor's video slot.
+family's template expects (a video as one video input, or as frames), how big an image is
+worth decoding, how long the context is, and which torchvision-free video processor (if any)
+fills the processor's video slot. How many pixels each image and frame gets per
+`mediaResolution` level is `resolution`'s table.
 """
 
 from __future__ import annotations
@@ -11,13 +13,14 @@ from __future__ import annotations
 import json
 import logging
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
-from sightd.engine.render import flatten_videos
+from sightd.engine.render import flatten_videos, native_video
 from sightd.errors import FailedPrecondition, Unimplemented
-from sightd.prompt import ImagePart, Prompt, TextPart
+from sightd.prompt import ImagePart, Prompt, TextPart, VideoPart
 
 if TYPE_CHECKING:
     from sightd.engine.transformers.no_torchvision import VideoFactory
@@ -36,20 +39,42 @@ class Family:
     default_max_output_tokens: int
     # The answer follows "Assistant:" without a space (SmolVLM), so it starts with one.
     strip_leading_space: bool = False
-    # A torchvision-free video processor; None → `NoVideoProcessor` (image-only).
-    video_factory: VideoFactory | None = None
+    # Its video input as sightd feeds it (numpy stand-in without torchvision): Qwen2-VL-style
+    # video math with per-frame ("qwen2") or whole-video ("qwen3") pixel bounds. None: the
+    # model is shown videos as frames, and `NoVideoProcessor` fills the video slot.
+    video: Literal["qwen2", "qwen3"] | None = None
     # The native box dialect the family was trained on (`grounding.native`), if any.
     grounding: str | None = None
 
-    def messages(self, prompt: Prompt) -> list[Message]:
+    @property
+    def native_video(self) -> bool:
+        """Whether a `VideoPart` goes to the model as one video (else as frames)."""
+        return self.video is not None
+
+    @property
+    def video_factory(self) -> VideoFactory | None:
+        """The torchvision-free video processor for the video slot (None: image-only)."""
+        if self.video is None:
+            return None
+        from sightd.engine.transformers.no_torchvision import NumpyQwenVideoProcessor
+
+        return NumpyQwenVideoProcessor.factory(total_pixels=self.video == "qwen3")
+
+    def messages(
+        self, prompt: Prompt, video_input: Callable[[VideoPart], Any] | None = None
+    ) -> list[Message]:
         """The conversation in transformers' chat format, images inline in their order.
 
         Images are carried in the content items (`{"type": "image", "image": PIL}`), so the
-        processor pairs each placeholder with its image. Videos are shown as their frames after
-        their `MM:SS` (`engine.render`). Model turns become "assistant" turns; the templates
-        render only their text, so images there are dropped (with a log line).
+        processor pairs each placeholder with its image. With `video_input` (and a family that
+        takes video), a video is a header, one `{"type": "video"}` item holding
+        `video_input(part)`, then its speech lines (`engine.render.native_video`); otherwise it
+        is shown as its frames after their `MM:SS`. Model turns become "assistant" turns; the
+        templates render only their text, so media there are dropped (with a log line).
         """
-        prompt = flatten_videos(prompt)
+        native = self.native_video and video_input is not None
+        if not native:
+            prompt = flatten_videos(prompt)
         messages: list[Message] = []
         if prompt.system:
             messages.append({"role": "system", "content": [_text(prompt.system)]})
@@ -59,13 +84,19 @@ class Family:
             for part in turn.parts:
                 if isinstance(part, TextPart):
                     content.append(_text(part.text))
-                elif isinstance(part, ImagePart):
-                    if role == "assistant":
-                        log.warning(
-                            "dropping an image from a model turn: %s cannot show it", self.name
-                        )
-                        continue
+                    continue
+                if role == "assistant":
+                    log.warning("dropping media from a model turn: %s cannot show it", self.name)
+                    continue
+                if isinstance(part, ImagePart):
                     content.append({"type": "image", "image": part.image})
+                elif isinstance(part, VideoPart) and video_input is not None:
+                    timestamps = self.video == "qwen3"
+                    for item in native_video(part, source_timestamps=timestamps):
+                        if isinstance(item, TextPart):
+                            content.append(_text(item.text))
+                        else:
+                            content.append({"type": "video", "video": video_input(item)})
             if not content:  # SmolVLM's template indexes content[0]
                 content.append(_text(""))
             messages.append({"role": role, "content": content})
@@ -105,8 +136,20 @@ def _text(text: str) -> dict[str, Any]:
 
 
 FAMILIES: tuple[Family, ...] = (
-    Family("qwen3-vl", ("qwen3_vl",), default_max_output_tokens=16384, grounding="qwen3-vl"),
-    Family("qwen2.5-vl", ("qwen2_5_vl",), default_max_output_tokens=8192, grounding="qwen2.5-vl"),
+    Family(
+        "qwen3-vl",
+        ("qwen3_vl",),
+        default_max_output_tokens=16384,
+        video="qwen3",
+        grounding="qwen3-vl",
+    ),
+    Family(
+        "qwen2.5-vl",
+        ("qwen2_5_vl",),
+        default_max_output_tokens=8192,
+        video="qwen2",
+        grounding="qwen2.5-vl",
+    ),
     Family("smolvlm2", ("smolvlm",), default_max_output_tokens=2048, strip_leading_space=True),
     Family("smolvlm", ("idefics3",), default_max_output_tokens=2048, strip_leading_space=True),
 )
