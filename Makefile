@@ -34,6 +34,11 @@ system-test-deps:
 	@command -v flite >/dev/null 2>&1 || { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null \
 	  && (apt-get update -qq && apt-get install -y -qq flite >/dev/null) ; } \
 	  || echo "note: flite is not installed; speech tests will be skipped"
+	@# Debian's headless Chromium drives the playground's browser tests (tests/web) through
+	@# Playwright; nothing downloads a browser. Without it those tests skip.
+	@test -x /usr/bin/chromium || { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null \
+	  && (apt-get update -qq && apt-get install -y -qq chromium >/dev/null) ; } \
+	  || echo "note: chromium is not installed; browser tests will be skipped"
 
 # The upstream servers tests/engines runs sightd in front of, built once into
 # ~/.cache/sightd-test: `transformers serve` in its own venv (torch 2.14.1 + torchvision,
@@ -66,6 +71,7 @@ bench: install upstreams
 	$(PY) bench/video_sampling.py
 	$(PY) bench/video_reuse.py
 	$(PY) bench/engine_overhead.py
+	$(PY) bench/web_first_load.py
 
 tiny: install
 	$(VENV)/bin/sightd models tiny data/tiny-qwen3-vl

@@ -18,6 +18,7 @@ from sightd.api import generate as generate_api
 from sightd.api import interactions as interactions_api
 from sightd.api import models as models_api
 from sightd.api import upload as upload_api
+from sightd.api import web as web_api
 from sightd.api.errors import install_error_handlers
 from sightd.engine.loading import EngineHandle
 from sightd.services.wiring import open_services
@@ -63,11 +64,13 @@ def create_app(settings: Settings, engine: EngineHandle | None = None) -> FastAP
             app.include_router(files_api.router, prefix=base)
             app.include_router(interactions_api.router, prefix=base)
         app.include_router(upload_api.router, prefix=prefix)
+        app.include_router(web_api.router, prefix=prefix)  # the playground page at {prefix}/
 
     @app.get("/healthz", include_in_schema=False)
     async def healthz() -> dict[str, str]:
         handle: EngineHandle = app.state.engine
-        body = {"status": "ok", "model": handle.progress.stage, "detail": handle.progress.message}
+        # Unauthenticated: the load stage only, never its message (it names the model's path).
+        body = {"status": "ok", "model": handle.progress.stage}
         backend = handle.backend
         if backend is not None:
             body.update(await backend.health())
