@@ -58,11 +58,13 @@ class SightdError(Exception):
     def details(self) -> list[dict[str, Any]]:
         """google.rpc detail objects for the envelope."""
         out: list[dict[str, Any]] = []
-        if self.field is not None:
+        if self.field is not None:  # "" is the whole request: a violation with no field
+            violation = {"field": self.field} if self.field else {}
+            violation["description"] = self.message
             out.append(
                 {
                     "@type": "type.googleapis.com/google.rpc.BadRequest",
-                    "fieldViolations": [{"field": self.field, "description": self.message}],
+                    "fieldViolations": [violation],
                 }
             )
         if self.reason is not None:

@@ -1,13 +1,15 @@
 """Wire request → typed `GenerateInput`: roles, parts, base64, durations, generation config.
 
-The same conversion serves generateContent, streamGenerateContent and countTokens.
+The same conversion serves generateContent, streamGenerateContent and countTokens; the
+Interactions API (`sightd.api.interactions_convert`) shares `sampling_params`. Types and ranges
+were checked by the wire models; what is left here is what needs more than one field.
 """
 
 from __future__ import annotations
 
 from sightd import errors
-from sightd.api.wire import Content, GenerateContentRequest, GenerationConfig, parse_duration_s
-from sightd.engine.base import SamplingParams
+from sightd.api.wire import Content, GenerateContentRequest, GenerationConfig, SamplingConfig
+from sightd.engine.base import OutputConstraint, SamplingParams
 from sightd.engine.constrain import constraint_for
 from sightd.media.b64 import decode_base64
 from sightd.prompt import Role
@@ -41,7 +43,12 @@ def to_generate_input(req: GenerateContentRequest, model: str) -> GenerateInput:
         model=model,
         turns=turns,
         system=system,
-        params=sampling_params(config),
+        params=sampling_params(
+            config,
+            constraint_for(
+                config.response_mime_type, config.response_schema, config.response_json_schema
+            ),
+        ),
         candidate_count=config.candidate_count or 1,
         response_mime_type=config.response_mime_type,
         response_schema=config.response_schema,
@@ -49,29 +56,18 @@ def to_generate_input(req: GenerateContentRequest, model: str) -> GenerateInput:
     )
 
 
-def sampling_params(config: GenerationConfig) -> SamplingParams:
-    if config.max_output_tokens is not None and config.max_output_tokens < 1:
-        raise errors.InvalidArgument(
-            "max_output_tokens must be positive", field="generation_config.max_output_tokens"
-        )
-    if config.temperature is not None and not 0 <= config.temperature <= 2:
-        raise errors.InvalidArgument(
-            "temperature must be between 0 and 2", field="generation_config.temperature"
-        )
-    if config.top_p is not None and not 0 <= config.top_p <= 1:
-        raise errors.InvalidArgument(
-            "top_p must be between 0 and 1", field="generation_config.top_p"
-        )
+def sampling_params(
+    config: SamplingConfig, constraint: OutputConstraint | None = None
+) -> SamplingParams:
+    """The engine's sampling knobs from either API's (already range-checked) config."""
     return SamplingParams(
         max_output_tokens=config.max_output_tokens,
         temperature=config.temperature,
         top_p=config.top_p,
-        top_k=int(config.top_k) if config.top_k else None,
+        top_k=config.top_k,
         seed=config.seed,
         stop_sequences=tuple(s for s in (config.stop_sequences or []) if s),
-        constraint=constraint_for(
-            config.response_mime_type, config.response_schema, config.response_json_schema
-        ),
+        constraint=constraint,
     )
 
 
@@ -137,11 +133,7 @@ def _video(part: object, field: str) -> VideoOptions | None:
         raise errors.InvalidArgument(
             f"fps must be in (0, 24], got {fps}.", field=f"{field}.video_metadata.fps"
         )
-    return VideoOptions(
-        start_s=parse_duration_s(meta.start_offset, f"{field}.video_metadata.start_offset"),
-        end_s=parse_duration_s(meta.end_offset, f"{field}.video_metadata.end_offset"),
-        fps=fps,
-    )
+    return VideoOptions(start_s=meta.start_offset, end_s=meta.end_offset, fps=fps)
 
 
 def _part_resolution(part: object) -> str | None:

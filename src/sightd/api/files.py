@@ -17,6 +17,7 @@ from fastapi.responses import JSONResponse
 from sightd import errors
 from sightd.api.auth import Caller, caller
 from sightd.api.errors import JSON_MEDIA_TYPE
+from sightd.api.scalars import to_int
 from sightd.api.urls import public_base_url
 from sightd.services.files import FileService, StoredFile
 from sightd.settings import Settings
@@ -73,13 +74,16 @@ def file_id_of(raw: str) -> str:
 
 
 def _page_size(request: Request) -> int:
+    """`pageSize`: default when absent or ≤ 0, clamped to MAX_PAGE_SIZE; not a number is a 400."""
     raw = request.query_params.get("pageSize") or request.query_params.get("page_size")
     if raw is None or raw == "":
         return DEFAULT_PAGE_SIZE
     try:
-        size = int(float(raw))
+        size = to_int(raw)
     except ValueError as exc:
-        raise errors.InvalidArgument(f"Invalid pageSize {raw!r}.", field="pageSize") from exc
+        raise errors.InvalidArgument(
+            f"Invalid value at 'pageSize': {exc}.", field="pageSize"
+        ) from exc
     if size <= 0:
         return DEFAULT_PAGE_SIZE
     return min(size, MAX_PAGE_SIZE)

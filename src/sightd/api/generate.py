@@ -12,11 +12,11 @@ from fastapi.responses import Response, StreamingResponse
 from sightd import errors
 from sightd.api import deps
 from sightd.api.auth import Caller, caller
-from sightd.api.body import read_capped
+from sightd.api.body import parse_json_body, read_capped
 from sightd.api.convert import to_generate_input
 from sightd.api.errors import error_body
 from sightd.api.json import json_response, sse_event
-from sightd.api.wire import CountTokensRequest, GenerateContentRequest, parse_json_body, parse_model
+from sightd.api.wire import CountTokensRequest, GenerateContentRequest, parse_model
 from sightd.engine.base import Completion
 from sightd.services.generate import (
     CandidateDelta,

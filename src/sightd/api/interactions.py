@@ -13,10 +13,10 @@ from fastapi.responses import Response, StreamingResponse
 from sightd import errors
 from sightd.api import deps
 from sightd.api.auth import Caller, caller
-from sightd.api.body import read_capped
+from sightd.api.body import parse_json_body, read_capped
 from sightd.api.errors import error_body
+from sightd.api.interactions_convert import to_interaction_input
 from sightd.api.json import json_response, sse_event
-from sightd.api.wire import parse_json_body
 
 router = APIRouter()
 
@@ -24,14 +24,12 @@ router = APIRouter()
 @router.post("/interactions")
 async def create_interaction(request: Request, who: Caller = Depends(caller)) -> Response:
     raw = await read_capped(request, deps.settings(request).max_interaction_bytes)
-    body = parse_json_body(raw)
-    if not isinstance(body, dict):
-        raise errors.InvalidArgument("Invalid JSON payload received. Expected an object.")
+    req = to_interaction_input(parse_json_body(raw))
     service = deps.interaction_service(request)
-    if body.get("stream"):
-        events = await service.stream(who.owner, body)
+    if req.stream:
+        events = await service.stream(who.owner, req)
         return StreamingResponse(_sse(events), media_type="text/event-stream")
-    return json_response(await service.create(who.owner, body))
+    return json_response(await service.create(who.owner, req))
 
 
 async def _sse(events: AsyncIterator[dict[str, Any]]) -> AsyncIterator[bytes]:

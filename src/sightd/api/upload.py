@@ -24,6 +24,7 @@ from fastapi.responses import JSONResponse
 
 from sightd import errors
 from sightd.api.auth import authenticate
+from sightd.api.body import check_json_depth
 from sightd.api.errors import JSON_MEDIA_TYPE, error_response
 from sightd.api.files import file_resource
 from sightd.api.multipart import MultipartReader, boundary_of, disposition_params, read_limited
@@ -222,6 +223,7 @@ def _file_meta(raw: bytes) -> dict[str, Any]:
     text = raw.decode("utf-8", "replace").strip()
     if not text:
         return {}
+    check_json_depth(raw)  # json.loads and literal_eval below recurse
     parsed: Any
     try:
         parsed = json.loads(text)

@@ -1,20 +1,33 @@
-"""Wire models of the generateContent family, lenient the way protobuf JSON parsers are.
+"""Wire models of the generateContent family, lenient the way protobuf JSON parsers are, and
+the pieces the Interactions wire (`sightd.api.interactions_wire`) shares with it.
 
 Every field is accepted in camelCase or snake_case (the Python SDK mixes them), integers may
 arrive as `40.0` or `"40"`, durations as `"12.5s"`, a missing `role` means user, and unknown
-fields are ignored. Responses are built as plain dicts in camelCase by the routes.
+fields are ignored. Wrong types and out-of-range values (see `sightd.api.scalars`) are a 400
+naming the field in snake_case. Responses are built as plain dicts in camelCase by the routes.
 """
 
 from __future__ import annotations
 
-import json
-import re
+from collections.abc import Sequence
 from typing import Any, TypeVar
 
 from pydantic import BaseModel, ConfigDict, ValidationError, field_validator
 from pydantic.alias_generators import to_camel
 
 from sightd import errors
+from sightd.api.scalars import (
+    DurationS,
+    Finite,
+    Int32,
+    Int64,
+    PositiveInt32,
+    Probability,
+    StopSequences,
+    Temperature,
+    TopK,
+    duration_seconds,
+)
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -26,26 +39,17 @@ class Wire(BaseModel):
         alias_generator=to_camel,
         validate_by_name=True,
         validate_by_alias=True,
+        loc_by_alias=False,  # errors name fields in snake_case, whichever spelling came
         extra="ignore",
     )
 
 
-_DURATION = re.compile(r"^\s*(-?\d+(?:\.\d*)?|-?\.\d+)\s*s?\s*$")
-
-
 def parse_duration_s(value: Any, field: str = "duration") -> float | None:
     """A protobuf Duration (`"12.5s"`, `"1250s"`), or a bare number of seconds."""
-    if value is None:
-        return None
-    if isinstance(value, int | float):
-        return float(value)
-    if isinstance(value, dict):  # {"seconds": .., "nanos": ..}
-        return float(value.get("seconds", 0)) + float(value.get("nanos", 0)) / 1e9
-    if isinstance(value, str):
-        match = _DURATION.match(value)
-        if match:
-            return float(match.group(1))
-    raise errors.InvalidArgument(f"Invalid duration at '{field}': {value!r}", field=field)
+    try:
+        return duration_seconds(value)
+    except ValueError as exc:
+        raise errors.InvalidArgument(f"Invalid duration at '{field}': {exc}", field=field) from exc
 
 
 class Blob(Wire):
@@ -61,14 +65,14 @@ class FileData(Wire):
 
 
 class VideoMetadata(Wire):
-    start_offset: Any = None
-    end_offset: Any = None
-    fps: float | None = None
+    start_offset: DurationS | None = None
+    end_offset: DurationS | None = None
+    fps: Finite | None = None
 
 
 class PartMediaResolution(Wire):
     level: str | None = None
-    num_tokens: int | None = None
+    num_tokens: Int32 | None = None
 
 
 class Part(Wire):
@@ -91,34 +95,34 @@ class Content(Wire):
 
 
 class ThinkingConfig(Wire):
-    thinking_budget: int | None = None
+    thinking_budget: Int32 | None = None
     include_thoughts: bool | None = None
     thinking_level: str | None = None
 
 
-class GenerationConfig(Wire):
-    temperature: float | None = None
-    top_p: float | None = None
-    top_k: float | None = None
-    candidate_count: int | None = None
-    max_output_tokens: int | None = None
-    stop_sequences: list[str] | None = None
-    seed: int | None = None
-    presence_penalty: float | None = None
-    frequency_penalty: float | None = None
+class SamplingConfig(Wire):
+    """The sampling knobs both APIs' generation config share, with Gemini's ranges."""
+
+    temperature: Temperature | None = None
+    top_p: Probability | None = None
+    top_k: TopK | None = None  # 0 means unset
+    max_output_tokens: PositiveInt32 | None = None
+    stop_sequences: StopSequences | None = None
+    seed: Int64 | None = None
+    presence_penalty: Finite | None = None
+    frequency_penalty: Finite | None = None
+
+
+class GenerationConfig(SamplingConfig):
+    candidate_count: Int32 | None = None
     response_logprobs: bool | None = None
-    logprobs: int | None = None
+    logprobs: Int32 | None = None
     response_mime_type: str | None = None
     response_schema: dict[str, Any] | None = None
     response_json_schema: Any = None
     response_modalities: list[str] | None = None
     media_resolution: str | None = None
     thinking_config: ThinkingConfig | None = None
-
-    @field_validator("stop_sequences", mode="before")
-    @classmethod
-    def _one_stop(cls, value: Any) -> Any:
-        return [value] if isinstance(value, str) else value
 
 
 class GenerateContentRequest(Wire):
@@ -156,25 +160,27 @@ class CountTokensRequest(Wire):
         return GenerateContentRequest(contents=self.contents or [])
 
 
-def parse_json_body(raw: bytes) -> Any:
-    """Strict JSON, with the error a Gemini client expects on garbage."""
-    if not raw.strip():
-        return {}
-    try:
-        return json.loads(raw)
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise errors.InvalidArgument(f"Invalid JSON payload received. {exc}") from exc
+def field_path(loc: Sequence[int | str], prefix: str = "") -> str:
+    """A pydantic error location as the request field: `contents[0].parts[1].text`."""
+    out = prefix
+    for part in loc:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        else:
+            out += f".{part}" if out else str(part)
+    return out
 
 
-def parse_model(cls: type[M], payload: Any) -> M:
-    """Validate `payload` as `cls`, turning pydantic errors into INVALID_ARGUMENT."""
+def parse_model(cls: type[M], payload: Any, where: str = "") -> M:
+    """Validate `payload` as `cls` (found at `where` in the request), turning pydantic errors
+    into an INVALID_ARGUMENT that names the first bad field."""
     if not isinstance(payload, dict):
-        raise errors.InvalidArgument("Invalid JSON payload received. Expected an object.")
+        what = f"'{where}'" if where else "the request body"
+        raise errors.InvalidArgument(f"Invalid value at {what}: expected an object.", field=where)
     try:
         return cls.model_validate(payload)
     except ValidationError as exc:
-        first = exc.errors()[0]
-        loc = ".".join(str(p) for p in first["loc"])
-        raise errors.InvalidArgument(
-            f"Invalid value at '{loc}': {first['msg']}", field=loc
-        ) from exc
+        first = exc.errors(include_url=False)[0]
+        loc = field_path(first["loc"], where)
+        message = f"Invalid value at '{loc}': {first['msg']}" if loc else first["msg"]
+        raise errors.InvalidArgument(message, field=loc) from exc

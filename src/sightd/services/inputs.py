@@ -3,14 +3,18 @@
 generateContent, countTokens and the Interactions API all reduce to a `GenerateInput`: turns of
 text and media references (inline bytes already base64-decoded, Files API ids, URLs), plus
 generation options. Media are not decoded yet: that happens in `services.materialize`.
+
+The Interactions API also hands over its input as typed steps (`InteractionInput`), because an
+interaction is stored as a timeline of steps and continued from it.
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 from sightd.engine.base import SamplingParams
 from sightd.prompt import Role
@@ -88,6 +92,50 @@ class GenerateInput:
     response_mime_type: str | None = None
     response_schema: dict[str, object] | None = None
     media_resolution: str | None = None
+
+
+@dataclass(frozen=True)
+class BlockIn:
+    """One Interactions content block: text, or media (image, video, audio, document) by
+    bytes or URI. `data_omitted` marks stored history whose large inline bytes were dropped."""
+
+    type: str
+    text: str | None = None
+    data: bytes | None = None
+    uri: str | None = None
+    mime_type: str | None = None
+    resolution: str | None = None
+    data_omitted: bool = False
+
+
+StepKind = Literal["user_input", "model_output"]
+
+
+@dataclass(frozen=True)
+class StepIn:
+    """One step of an interaction's timeline (thought steps and blocks already dropped)."""
+
+    type: StepKind
+    content: tuple[BlockIn, ...]
+
+
+@dataclass(frozen=True)
+class InteractionInput:
+    """A checked `POST /interactions` body: this call's steps and options.
+
+    `echo` is JSON the Interaction repeats back (generation_config, response_format, ...);
+    services store it and never read it.
+    """
+
+    model: str
+    steps: tuple[StepIn, ...]
+    system: str | None = None
+    params: SamplingParams = field(default_factory=SamplingParams)
+    previous_interaction_id: str | None = None
+    stream: bool = False
+    background: bool = False
+    store: bool = True
+    echo: Mapping[str, Any] = field(default_factory=dict)
 
 
 ResolutionLevel = Literal["low", "medium", "high", "ultra_high"]

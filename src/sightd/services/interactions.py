@@ -9,7 +9,6 @@ user_input steps, then one model_output step whose first block is text (the SDKs
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 import secrets
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
@@ -17,16 +16,9 @@ from typing import Any
 
 from sightd import errors
 from sightd.services.generate import CandidateDelta, CandidateDone, GenerateService, StreamStart
-from sightd.services.inputs import GenerateInput
-from sightd.services.interactions_input import (
-    compact_for_storage,
-    constraint_from_format,
-    normalize_input,
-    sampling_from_config,
-    steps_to_turns,
-)
+from sightd.services.inputs import GenerateInput, InteractionInput
+from sightd.services.interaction_steps import steps_from_json, steps_json, steps_to_turns
 from sightd.services.materialize import TokenUsage
-from sightd.services.models import strip_models_prefix
 from sightd.storage.interactions import InteractionRow, InteractionStore
 
 KEEP_INLINE_CHARS = 1_000_000
@@ -64,73 +56,48 @@ class InteractionService:
         self._background: dict[str, asyncio.Task[None]] = {}
 
     async def _prepare(
-        self, owner: str, body: dict[str, Any]
-    ) -> tuple[GenerateInput, list[dict[str, Any]], list[dict[str, Any]]]:
-        """The generation input, this call's input steps, and the earlier history steps."""
-        if body.get("agent") and not body.get("model"):
-            raise errors.InvalidArgument("agents are not supported by this server", field="agent")
-        model = body.get("model")
-        if not isinstance(model, str) or not model:
-            raise errors.InvalidArgument("model is required", field="model")
-        model = strip_models_prefix(model)
-        self.generate.catalog.resolve(model)
-        steps = normalize_input(body.get("input"))
+        self, owner: str, req: InteractionInput
+    ) -> tuple[GenerateInput, list[dict[str, Any]]]:
+        """The generation input, and the stored history (JSON steps) it continues."""
+        self.generate.catalog.resolve(req.model)
         history: list[dict[str, Any]] = []
-        previous = body.get("previous_interaction_id")
+        previous = req.previous_interaction_id
         if previous:
-            row = await asyncio.to_thread(self.store.get, owner, str(previous))
+            row = await asyncio.to_thread(self.store.get, owner, previous)
             if row is None:
                 raise errors.NotFound(
                     f"Interaction {previous} not found", field="previous_interaction_id"
                 )
-            history = row.record.get("history", []) + row.record.get("input", [])
-            history += row.record.get("output", [])
-        system = body.get("system_instruction")
-        constraint = constraint_from_format(
-            body.get("response_format"), body.get("response_mime_type")
-        )
+            for key in ("history", "input", "output"):
+                stored = row.record.get(key)
+                history += stored if isinstance(stored, list) else []
         inp = GenerateInput(
-            model=model,
-            turns=steps_to_turns(history + steps),
-            system=system if isinstance(system, str) and system else None,
-            params=dataclasses.replace(
-                sampling_from_config(body.get("generation_config")), constraint=constraint
-            ),
+            model=req.model,
+            turns=steps_to_turns(steps_from_json(history), req.steps),
+            system=req.system,
+            params=req.params,
         )
-        return inp, steps, history
+        return inp, history
 
     def _record(
-        self,
-        iid: str,
-        body: dict[str, Any],
-        inp: GenerateInput,
-        steps: list[dict[str, Any]],
-        history: list[dict[str, Any]],
+        self, iid: str, req: InteractionInput, history: list[dict[str, Any]]
     ) -> dict[str, Any]:
         record: dict[str, Any] = {
             "id": iid,
-            "model": inp.model,
-            "input": compact_for_storage(steps, KEEP_INLINE_CHARS),
+            "model": req.model,
+            "input": steps_json(req.steps, KEEP_INLINE_CHARS),
             "history": history,
             "output": [],
         }
-        for key in (
-            "system_instruction",
-            "generation_config",
-            "previous_interaction_id",
-            "response_format",
-        ):
-            if body.get(key) is not None:
-                record[key] = body[key]
+        record.update(req.echo)
         return record
 
-    async def create(self, owner: str, body: dict[str, Any]) -> dict[str, Any]:
-        inp, steps, history = await self._prepare(owner, body)
+    async def create(self, owner: str, req: InteractionInput) -> dict[str, Any]:
+        inp, history = await self._prepare(owner, req)
         iid = "v1_" + secrets.token_urlsafe(18)
         created = _now()
-        record = self._record(iid, body, inp, steps, history)
-        store = body.get("store", True) is not False
-        if body.get("background"):
+        record = self._record(iid, req, history)
+        if req.background:
             row = InteractionRow(iid, owner, inp.model, "in_progress", created, created, record)
             await asyncio.to_thread(self.store.put, row)
             self._background[iid] = asyncio.create_task(self._run_background(row, inp))
@@ -140,7 +107,7 @@ class InteractionService:
         record["output"] = [_model_output(completion.text)]
         record["usage"] = usage_json(result.usage, completion.output_tokens)
         row = InteractionRow(iid, owner, inp.model, "completed", created, _now(), record)
-        if store:
+        if req.store:
             await asyncio.to_thread(self.store.put, row)
         return self.view(row, include_input=False)
 
@@ -161,25 +128,24 @@ class InteractionService:
             done = InteractionRow(row.id, row.owner, row.model, status, row.created, _now(), record)
             await asyncio.to_thread(self.store.put, done)
 
-    async def stream(self, owner: str, body: dict[str, Any]) -> AsyncIterator[dict[str, Any]]:
+    async def stream(self, owner: str, req: InteractionInput) -> AsyncIterator[dict[str, Any]]:
         """SSE event payloads: created, step.start, step.delta…, step.stop, completed."""
-        inp, steps, history = await self._prepare(owner, body)
+        inp, history = await self._prepare(owner, req)
         items = await self.generate.stream(owner, inp)
         iid = "v1_" + secrets.token_urlsafe(18)
-        return self._stream(owner, body, inp, steps, history, iid, items)
+        return self._stream(owner, req, inp, history, iid, items)
 
     async def _stream(
         self,
         owner: str,
-        body: dict[str, Any],
+        req: InteractionInput,
         inp: GenerateInput,
-        steps: list[dict[str, Any]],
         history: list[dict[str, Any]],
         iid: str,
         items: AsyncIterator[Any],
     ) -> AsyncIterator[dict[str, Any]]:
         created = _now()
-        record = self._record(iid, body, inp, steps, history)
+        record = self._record(iid, req, history)
         head = {"id": iid, "status": "in_progress", "model": inp.model, "created": _ts(created)}
         yield {"event_type": "interaction.created", "interaction": head}
         usage = TokenUsage()
@@ -202,7 +168,7 @@ class InteractionService:
                 record["usage"] = usage_json(usage, item.completion.output_tokens)
                 yield {"event_type": "step.stop", "index": 0}
         row = InteractionRow(iid, owner, inp.model, "completed", created, _now(), record)
-        if body.get("store", True) is not False:
+        if req.store:
             await asyncio.to_thread(self.store.put, row)
         yield {"event_type": "interaction.completed", "interaction": self.view(row, False)}
 
@@ -213,9 +179,14 @@ class InteractionService:
         return self.view(row, include_input)
 
     async def delete(self, owner: str, iid: str) -> None:
-        task = self._background.pop(iid, None)
+        """Delete the caller's interaction, first stopping its background run; another
+        caller's id is not found and its run is left alone."""
+        if await asyncio.to_thread(self.store.get, owner, iid) is None:
+            raise errors.NotFound(f"Interaction {iid} not found")
+        task = self._background.get(iid)
         if task is not None:
-            task.cancel()
+            task.cancel()  # its last write lands before the row is deleted, not after
+            await asyncio.gather(task, return_exceptions=True)
         if not await asyncio.to_thread(self.store.delete, owner, iid):
             raise errors.NotFound(f"Interaction {iid} not found")
 

@@ -5,8 +5,9 @@ from __future__ import annotations
 import pytest
 
 from sightd import errors
+from sightd.api.body import parse_json_body
 from sightd.api.convert import to_generate_input
-from sightd.api.wire import GenerateContentRequest, parse_duration_s, parse_json_body, parse_model
+from sightd.api.wire import GenerateContentRequest, parse_duration_s, parse_model
 from sightd.services.inputs import FileMedia, InlineMedia, MediaIn, TextIn, UrlMedia
 
 

@@ -299,7 +299,9 @@ class OpenAIBackend:
         try:
             await self._client.get_json("/models", timeout_s=HEALTH_TIMEOUT_S)
         except errors.SightdError as e:
-            return {"engine": "openai", "upstream": "unavailable", "upstream_detail": e.message}
+            # Unauthenticated callers see the state, not the message (it may name the host).
+            log.warning("upstream health check failed: %s", e.message)
+            return {"engine": "openai", "upstream": "unavailable"}
         kind = self._dialect.kind if self._dialect else "not yet known"
         return {
             "engine": "openai",
