@@ -21,7 +21,8 @@ from pathlib import Path
 from typing import Any
 
 from sightd.engine.transformers.families import FAMILIES, Family, detect_family
-from sightd.errors import FailedPrecondition, InvalidArgument
+from sightd.engine.transformers.resolution import smart_resize
+from sightd.errors import FailedPrecondition
 
 log = logging.getLogger(__name__)
 
@@ -32,28 +33,6 @@ QWEN3_DEFAULTS = {"patch_size": 16, "merge_size": 2, "min_pixels": 65536, "max_p
 # Decode images no larger than this when the model's limit is unknown.
 DEFAULT_MAX_SIDE_PX = 3584
 CHARS_PER_TOKEN = 4  # Gemini's rule of thumb, for counting without a tokenizer
-
-
-def smart_resize(
-    height: int, width: int, factor: int, min_pixels: int, max_pixels: int
-) -> tuple[int, int]:
-    """(height, width) Qwen's image processors resize to: multiples of `factor`, pixel count
-    within [min_pixels, max_pixels], aspect ratio kept (transformers' `smart_resize`)."""
-    if max(height, width) / max(1, min(height, width)) > 200:
-        raise InvalidArgument(
-            f"an image of {width}x{height} px is too elongated for this model (over 200:1)"
-        )
-    h_bar = round(height / factor) * factor
-    w_bar = round(width / factor) * factor
-    if h_bar * w_bar > max_pixels:
-        beta = math.sqrt((height * width) / max_pixels)
-        h_bar = max(factor, math.floor(height / beta / factor) * factor)
-        w_bar = max(factor, math.floor(width / beta / factor) * factor)
-    elif h_bar * w_bar < min_pixels:
-        beta = math.sqrt(min_pixels / (height * width))
-        h_bar = math.ceil(height * beta / factor) * factor
-        w_bar = math.ceil(width * beta / factor) * factor
-    return h_bar, w_bar
 
 
 @dataclass(frozen=True)
