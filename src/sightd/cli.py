@@ -191,6 +191,7 @@ def cmd_inspect(args: argparse.Namespace) -> int:
             start_s=args.start,
             end_s=args.end,
             resolution=args.resolution,
+            html_out=Path(args.html) if args.html else None,
         )
     )
 
@@ -242,6 +243,9 @@ def build_parser() -> argparse.ArgumentParser:
     insp.add_argument("--start", type=float, default=None, help="clip start, seconds")
     insp.add_argument("--end", type=float, default=None, help="clip end, seconds")
     insp.add_argument("--resolution", choices=["low", "medium", "high"], default=None)
+    insp.add_argument(
+        "--html", default=None, metavar="OUT.html", help="also write the view as an HTML file"
+    )
     add_settings_flags(
         insp,
         {

@@ -15,10 +15,11 @@ from pathlib import Path
 
 from sightd.api.auth import ANONYMOUS, owner_of
 from sightd.engine.base import SamplingParams
-from sightd.engine.registry import VideoInput, video_input
-from sightd.engine.render import native_video_header, speech_line, video_header
+from sightd.engine.registry import video_input
+from sightd.engine.render import speech_line
 from sightd.media.sampling import timestamp_mmss
 from sightd.prompt import ImagePart, VideoPart
+from sightd.services import inspect as inspection
 from sightd.services.generate import CandidateDelta, CandidateDone
 from sightd.services.inputs import (
     GenerateInput,
@@ -95,9 +96,6 @@ async def files_command(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
-INSPECT_IMAGE_SIDE_PX = 4096
-
-
 async def inspect(
     settings: Settings,
     path: Path,
@@ -106,18 +104,17 @@ async def inspect(
     start_s: float | None,
     end_s: float | None,
     resolution: str | None,
+    html_out: Path | None = None,
 ) -> int:
-    """Print what the model would see of `path`: frame times and sizes, transcript, tokens.
+    """Print what the model would see of `path`: frame times and sizes, transcript, tokens;
+    with `html_out`, also write that view (frames inline) as a self-contained HTML file.
 
     Runs the Materializer exactly as a request does (same sampling, cache-free), minus the model.
     """
     async with open_services(settings, start_engine=False) as services:
         options = VideoOptions(start_s=start_s, end_s=end_s, fps=fps)
         part = MediaIn(LocalMedia(path, None), str(path), options, resolution)
-        inp = GenerateInput(model="inspect", turns=(TurnIn("user", (part,)),))
-        prompt, usage = await services.materializer.prompt(
-            LOCAL_OWNER, inp, INSPECT_IMAGE_SIDE_PX, lambda _text: 0
-        )
+        prompt, usage = await inspection.materialize(services.materializer, LOCAL_OWNER, part)
     frames = 0
     for item in prompt.turns[0].parts:
         if isinstance(item, ImagePart):
@@ -127,19 +124,22 @@ async def inspect(
             frames += len(item.frames)
             how = video_input(settings)
             print(f"video goes in as {how.description}")
-            _print_video(item, how)
+            _print_video(settings, item)
     details = ", ".join(f"{m} {n}" for m, n in usage.by_modality.items() if n)
     print(f"{frames} frames; tokens: {usage.total} ({details})")
+    if html_out is not None:
+        view = await asyncio.to_thread(
+            inspection.inspection, settings, path.name, prompt, usage, max_frames=frames
+        )
+        html_out.write_text(inspection.to_html(view), encoding="utf-8")
+        print(f"wrote {html_out}")
     return 0
 
 
-def _print_video(video: VideoPart, how: VideoInput) -> None:
+def _print_video(settings: Settings, video: VideoPart) -> None:
     """The video as the model reads it: header, then frames and speech in time order (a
     frames-only model reads exactly this; a native one takes the frames as one video)."""
-    if how.native:
-        print(native_video_header(video, source_timestamps=how.source_timestamps))
-    else:
-        print(video_header(video))
+    print(inspection.video_header_for(settings, video))
     speech = [(seg.start_s, 0, speech_line(seg.start_s, seg.text)) for seg in video.transcript]
     frames = [
         (f.time_s, 1, f"{timestamp_mmss(f.time_s)}  frame {f.image.image.width}x"

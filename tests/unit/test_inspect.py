@@ -3,6 +3,7 @@ and the token count, and speech shows up at its MM:SS (same code path as a reque
 
 from __future__ import annotations
 
+import html
 import re
 from pathlib import Path
 
@@ -68,3 +69,55 @@ def test_says_whether_the_video_goes_in_natively(
     assert times == ["00:01", "00:02"]  # the frames and their source times either way
     if how.startswith("native"):
         assert "each frame follows its MM:SS" not in out
+
+
+def test_html_view_has_the_frames_at_their_times_and_escapes_text(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from html.parser import HTMLParser
+
+    from sightd.services.inspect import Inspection, SeenFrame, SeenSpeech, to_html
+
+    xss = "<img src=x onerror=alert(1)>"
+    video = make_video(tmp_path / f"{xss}.mp4", 4, 10, (160, 120), "mp4", with_audio=False)
+    out = tmp_path / "view.html"
+    data = ["--data-dir", str(tmp_path / "data"), "--speech-backend", "none"]
+    times, total, printed = _inspect(capsys, str(video), "--html", str(out), *data)
+    assert f"wrote {out}" in printed
+
+    class Seen(HTMLParser):
+        def __init__(self) -> None:
+            super().__init__()
+            self.tags: list[tuple[str, dict[str, str | None]]] = []
+            self.times: list[str] = []
+            self._in_time = False
+
+        def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+            self.tags.append((tag, dict(attrs)))
+            self._in_time = tag == "time"
+
+        def handle_data(self, data: str) -> None:
+            if self._in_time:
+                self.times.append(data)
+                self._in_time = False
+
+    page = out.read_text(encoding="utf-8")
+    seen = Seen()
+    seen.feed(page)
+    imgs = [a for t, a in seen.tags if t == "img"]
+    assert len(imgs) == len(times) == 4
+    assert all((a["src"] or "").startswith("data:image/jpeg;base64,") for a in imgs)
+    assert seen.times == times == ["00:00", "00:01", "00:02", "00:03"]
+    assert not any(t == "script" or any(k.startswith("on") for k in a) for t, a in seen.tags)
+    assert xss not in page and html.escape(xss) in page
+    assert f"4 frames; tokens: {total} " in page
+
+    # A transcript line is text, never markup.
+    frame = SeenFrame(62.0, 8, 8, "data:image/jpeg;base64,AA==")
+    view = Inspection(xss, "h", "frames", (frame,), (SeenSpeech(61.5, 63.0, xss),), {"VIDEO": 1})
+    page = to_html(view)
+    assert xss not in page and page.count(html.escape(xss)) == 3  # title, heading, speech
+    seen = Seen()
+    seen.feed(page)
+    assert [t for t, _ in seen.tags].count("img") == 1
+    assert seen.times == ["01:02", "01:01"]

@@ -11,11 +11,17 @@ if TYPE_CHECKING:
     from sightd.services.generate import GenerateService
     from sightd.services.interactions import InteractionService
     from sightd.services.models import ModelCatalog
+    from sightd.services.wiring import Services
     from sightd.settings import Settings
 
 
 def settings(request: Request) -> Settings:
     return cast("Settings", request.app.state.settings)
+
+
+def services(request: Request) -> Services:
+    """Every service the lifespan built (the Materializer and FileService among them)."""
+    return cast("Services", request.app.state.services)
 
 
 def generate_service(request: Request) -> GenerateService:

@@ -6,11 +6,13 @@ import { $, h, clear, humanBytes, relativeTime } from "./dom.js";
 const CONFIRM_MS = 4000;
 
 export class FilesPanel {
-  /** `onAttach(file)` adds a listed File to the prompt; `onError(err)` reports a failure. */
-  constructor({ onAttach, onError }) {
+  /** `onAttach(file)` adds a listed File to the prompt; `onInspect(file)` shows what the model
+   * sees of a video; `onError(err)` reports a failure. */
+  constructor({ onAttach, onInspect, onError }) {
     this.body = $("files").querySelector("tbody");
     this.status = $("files-status");
     this.onAttach = onAttach;
+    this.onInspect = onInspect;
     this.onError = onError;
     $("files-refresh").addEventListener("click", () => this.refresh());
   }
@@ -37,6 +39,10 @@ export class FilesPanel {
     const attach = h("button", { type: "button", class: "attach", "aria-label": `Attach ${name}` }, "Attach");
     attach.disabled = file.state !== "ACTIVE";
     attach.addEventListener("click", () => this.onAttach(file));
+    const inspect = h("button", { type: "button", class: "inspect", "aria-label": `Inspect ${name}` }, "Inspect");
+    inspect.hidden = !String(file.mimeType || "").startsWith("video/");
+    inspect.disabled = file.state !== "ACTIVE";
+    inspect.addEventListener("click", () => this.onInspect(file));
     const del = h("button", { type: "button", class: "delete", "aria-label": `Delete ${name}` }, "Delete");
     let armed = 0;
     del.addEventListener("click", async () => {
@@ -69,7 +75,7 @@ export class FilesPanel {
       h("td", {}, humanBytes(file.sizeBytes)),
       h("td", {}, state),
       h("td", {}, expires),
-      h("td", { class: "actions" }, attach, " ", del),
+      h("td", { class: "actions" }, attach, " ", inspect, " ", del),
     );
     return tr;
   }

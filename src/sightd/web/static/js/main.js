@@ -4,6 +4,7 @@
 import { api, eventText, getKey, setKey, streamGenerate } from "./api.js";
 import { $, h, clear, humanBytes } from "./dom.js";
 import { FilesPanel } from "./files.js";
+import { InspectView } from "./inspect.js";
 import { drawSpatial, listItems, parseJson, spatialItems } from "./spatial.js";
 import { mimeOf, uploadFile } from "./upload.js";
 
@@ -182,6 +183,7 @@ async function addFiles(fileList) {
         att.abort = null;
         state.previews.set(resource.name, att.previewUrl);
         setAttState(att, resource.state);
+        if (resource.state === "ACTIVE" && isVideo(att)) inspectVideo(resource.name, att.previewUrl, att.name);
         if (resource.state === "FAILED" && resource.error) showStatus(`${att.name}: ${resource.error.message}`, "error");
         files.refresh();
         scheduleCount();
@@ -236,6 +238,24 @@ function attachListed(file) {
   renderAttachment(att);
   setAttState(att, att.state);
   scheduleCount();
+}
+
+/** Show what the model sees of a video file, sampled as the Settings say. */
+function inspectVideo(name, videoUrl, displayName) {
+  const options = {};
+  const fps = num("fps");
+  const start = num("clip-start");
+  const end = num("clip-end");
+  const level = $("media-resolution").value.toLowerCase().replace("media_resolution_", "");
+  if (fps !== undefined) options.fps = fps;
+  if (start !== undefined) options.start = start;
+  if (end !== undefined) options.end = end;
+  if (level) options.resolution = level;
+  inspector.show(name, options, videoUrl, displayName);
+}
+
+function inspectListed(file) {
+  inspectVideo(String(file.name), state.previews.get(file.name) || "", String(file.displayName || file.name));
 }
 
 // --- the request ---------------------------------------------------------------------------
@@ -446,6 +466,7 @@ async function renderFinal(text, request) {
     const wantedJson = request.generationConfig && request.generationConfig.responseMimeType === "application/json";
     if (wantedJson && text) showStatus(`${ui.status.textContent} The answer is not valid JSON; shown as text.`);
     ui.answer.dataset.kind = "text";
+    inspector.linkTimes(ui.answer);
     return;
   }
   ui.rawText.textContent = text;
@@ -480,6 +501,7 @@ async function renderFinal(text, request) {
 
 // --- start ---------------------------------------------------------------------------------
 let files;
+let inspector;
 
 function init() {
   for (const id of ["status", "answer", "viewer", "stage", "legend", "opacity", "raw", "usage", "prompt", "system", "schema", "send", "stop", "attachments"]) {
@@ -496,7 +518,8 @@ function init() {
     modelProgress: $("model-progress"),
     modelDescription: $("model-description"),
   });
-  files = new FilesPanel({ onAttach: attachListed, onError: showError });
+  inspector = new InspectView();
+  files = new FilesPanel({ onAttach: attachListed, onInspect: inspectListed, onError: showError });
 
   const input = $("file-input");
   input.addEventListener("change", () => {
