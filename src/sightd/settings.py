@@ -156,7 +156,20 @@ class Settings(BaseModel):
     max_file_bytes: int = Field(2 * GB, description="Largest accepted upload (at most 20 GB).")
     storage_quota_bytes: int = Field(20 * GB, description="Stored bytes allowed per API key.")
     upload_session_ttl_s: int = Field(
-        7 * 24 * 3600, description="Seconds an unfinished upload lives."
+        6 * 3600,
+        description="Seconds an unfinished upload lives; the sweeper then drops its partial bytes.",
+    )
+    max_upload_sessions_per_key: int = Field(
+        64, ge=1, description="Unfinished upload sessions one API key may hold open at once."
+    )
+    interaction_ttl_s: int = Field(
+        48 * 3600, description="Seconds a stored interaction lives; the sweeper then deletes it."
+    )
+    max_stored_interactions_per_key: int = Field(
+        10_000, ge=1, description="Stored interactions one API key may keep at once."
+    )
+    interaction_storage_quota_bytes: int = Field(
+        1 * GB, ge=1, description="Bytes of stored interaction records allowed per API key."
     )
     file_wait_s: float = Field(
         120.0, description="How long a request waits for a PROCESSING file before failing."
@@ -179,6 +192,16 @@ class Settings(BaseModel):
     )
     url_cache_ttl_s: int = Field(
         3600, ge=60, description="Seconds a fetched URL (and its decoded frames) is reused."
+    )
+    url_cache_max_bytes: int = Field(
+        20 * GB,
+        ge=1,
+        description="Bytes the URL cache may hold; least-recently-used entries go first.",
+    )
+    media_cache_max_bytes: int = Field(
+        20 * GB,
+        ge=1,
+        description="Bytes the decoded-frame cache may hold; least-recently-used entries go first.",
     )
     youtube: bool = Field(
         True, description="Download YouTube URLs with yt-dlp (the `youtube` extra)."

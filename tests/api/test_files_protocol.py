@@ -297,3 +297,46 @@ def test_zero_byte_file_is_one_empty_finalize(files_server: Any) -> None:
     done = chunk(url, 0, b"", "upload, finalize")
     assert done.status_code == 200 and done.headers["x-goog-upload-status"] == "final"
     assert done.json()["file"]["sizeBytes"] == "0"
+
+
+def test_upload_sessions_per_key_are_capped(make_files_server: Any) -> None:
+    """Issue: one key opened 2,000 upload sessions; past the cap it gets 429."""
+    server = make_files_server(max_upload_sessions_per_key=2, storage_quota_bytes=100)
+    for _ in range(2):
+        assert start(server, 1).status_code == 200
+    error = assert_error(start(server, 1), 429, "RESOURCE_EXHAUSTED")
+    assert "upload sessions" in error["message"]
+    other = make_files_server(storage_quota_bytes=100)
+    assert start(other, 60).status_code == 200  # declared, nothing sent
+    error = assert_error(start(other, 60), 429, "RESOURCE_EXHAUSTED")
+    assert "quota of 100 bytes" in error["message"]
+
+
+def test_abandoned_sessions_expire_in_hours() -> None:
+    from sightd.settings import Settings
+
+    assert Settings().upload_session_ttl_s <= 24 * 3600
+    assert Settings().max_upload_sessions_per_key <= 256
+
+
+def test_chosen_names_are_per_key(make_files_server: Any) -> None:
+    """Issue: B got 409 for `files/x` because A had it, learning of A's file, and could squat."""
+    server = make_files_server(api_keys=["key-a", "key-b"])
+    a, b = {"x-goog-api-key": "key-a"}, {"x-goog-api-key": "key-b"}
+    body = json.dumps({"file": {"name": "files/shared1"}})
+
+    def create(key: dict[str, str], data: bytes) -> httpx.Response:
+        url = start(server, len(data), body, headers=key).headers["x-goog-upload-url"]
+        return chunk(url, 0, data, "upload, finalize")
+
+    assert create(b, b"bb").json()["file"]["name"] == "files/shared1"  # B squats first
+    made = create(a, b"a").json()["file"]  # A still gets its own name
+    assert made["name"] == "files/shared1" and made["uri"].endswith("/files/shared1")
+    got_a = httpx.get(f"{server.url}/v1/files/shared1", headers=a).json()
+    got_b = httpx.get(f"{server.url}/v1/files/shared1", headers=b).json()
+    assert (got_a["sizeBytes"], got_b["sizeBytes"]) == ("1", "2")
+    assert_error(start(server, 1, body, headers=a), 409, "ALREADY_EXISTS")  # own name: 409
+    assert httpx.delete(f"{server.url}/v1/files/shared1", headers=b).status_code == 200
+    assert httpx.get(f"{server.url}/v1/files/shared1", headers=a).status_code == 200
+    listed = httpx.get(f"{server.url}/v1/files", headers=a).json()["files"]
+    assert [f["name"] for f in listed] == ["files/shared1"]

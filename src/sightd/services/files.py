@@ -47,9 +47,12 @@ _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 @dataclass(frozen=True)
 class StoredFile:
-    """A file as stored. Times are aware UTC; `path` is the blob on local disk."""
+    """A file as stored. Times are aware UTC; `path` is the blob on local disk. `id` is the public
+    id (after `files/`, unique per owner); `key` the internal one that blobs, caches and processing
+    use (the same value for server-made ids)."""
 
     id: str
+    key: str
     owner: str
     display_name: str | None
     mime_type: str
@@ -108,6 +111,7 @@ class FileService:
             quota_bytes=settings.storage_quota_bytes,
             session_ttl_s=settings.upload_session_ttl_s,
             file_ttl_s=settings.file_ttl_s,
+            max_sessions=settings.max_upload_sessions_per_key,
         )
         self._events: dict[str, asyncio.Event] = {}
         self._processing: dict[str, asyncio.Task[None]] = {}
@@ -169,13 +173,13 @@ class FileService:
     async def finalize_upload(self, token: str) -> StoredFile:
         """Create the file and start processing; waits briefly so small files return ACTIVE."""
         session = await self.uploads.finalize(token)
-        file_id = session.file_id
-        self._schedule(file_id)
-        task = self._processing.get(file_id)
+        key = session.file_id
+        self._schedule(key)
+        task = self._processing.get(key)
         if task is not None:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(asyncio.shield(task), FINALIZE_WAIT_S)
-        return await self.get(session.owner, file_id)
+        return await self.get(session.owner, session.name)
 
     async def upload_whole(
         self,
@@ -224,7 +228,7 @@ class FileService:
     # --- reads ------------------------------------------------------------------------------
     async def get(self, owner: str, file_id: str) -> StoredFile:
         """The caller's file; NotFound for unknown, expired or someone else's."""
-        found = await asyncio.to_thread(self._fetch, file_id)
+        found = await asyncio.to_thread(self._fetch_named, owner, file_id)
         if found is None or found.owner != owner or found.expire_time <= utcnow():
             raise _not_found(file_id)
         return found
@@ -238,16 +242,17 @@ class FileService:
         if len(rows) <= page_size:
             return rows, None
         page = rows[:page_size]
-        return page, _encode_token(page[-1].create_time, page[-1].id)
+        return page, _encode_token(page[-1].create_time, page[-1].key)
 
     async def delete(self, owner: str, file_id: str) -> None:
         """Delete the caller's file and its blob; NotFound when it is not theirs."""
-        blob_key = await asyncio.to_thread(self._delete_row, owner, file_id)
-        if blob_key is None:
+        deleted = await asyncio.to_thread(self._delete_row, owner, file_id)
+        if deleted is None:
             raise _not_found(file_id)
+        key, blob_key = deleted
         await asyncio.to_thread(self.blobs.delete, blob_key)
-        await self._forget(file_id)
-        self._wake(file_id)
+        await self._forget(key)
+        self._wake(key)
 
     async def _forget(self, file_id: str) -> None:
         for hook in self.on_delete:
@@ -261,14 +266,16 @@ class FileService:
         loop = asyncio.get_running_loop()
         deadline = loop.time() + self.settings.file_wait_s
         while True:
-            event = self._events.setdefault(file_id, asyncio.Event())  # before reading SQL
-            try:
-                found = await self.get(owner, file_id)
-            except errors.NotFound:
-                self._events.pop(file_id, None)
-                raise
+            found = await self.get(owner, file_id)
+            if found.state == "PROCESSING":
+                event = self._events.setdefault(found.key, asyncio.Event())
+                try:  # read again after registering, so a wake-up in between is not lost
+                    found = await self.get(owner, file_id)
+                except errors.NotFound:
+                    self._events.pop(found.key, None)
+                    raise
             if found.state != "PROCESSING":
-                self._events.pop(file_id, None)
+                self._events.pop(found.key, None)
             if found.state == "ACTIVE":
                 return found
             if found.state == "FAILED":
@@ -340,7 +347,8 @@ class FileService:
     # --- SQL (blocking; run in threads) -----------------------------------------------------
     def _to_file(self, row: Any) -> StoredFile:
         return StoredFile(
-            id=row.id,
+            id=row.name or row.id,
+            key=row.id,
             owner=row.owner,
             display_name=row.display_name,
             mime_type=row.mime_type,
@@ -355,11 +363,19 @@ class FileService:
             video_metadata=row.video_metadata,
         )
 
-    def _fetch(self, file_id: str) -> StoredFile | None:
-        if not FILE_ID_RE.fullmatch(file_id):
-            return None
+    def _fetch(self, key: str) -> StoredFile | None:
+        """A file by internal id (processing; no owner check)."""
         with self._db.connect() as conn:
-            row = conn.execute(select(FILES).where(FILES.c.id == file_id)).first()
+            row = conn.execute(select(FILES).where(FILES.c.id == key)).first()
+        return None if row is None else self._to_file(row)
+
+    def _fetch_named(self, owner: str, name: str) -> StoredFile | None:
+        """The owner's file by public id."""
+        if not FILE_ID_RE.fullmatch(name):
+            return None
+        query = select(FILES).where(and_(FILES.c.owner == owner, FILES.c.name == name))
+        with self._db.connect() as conn:
+            row = conn.execute(query).first()
         return None if row is None else self._to_file(row)
 
     def _page(
@@ -378,16 +394,20 @@ class FileService:
         with self._db.connect() as conn:
             return [self._to_file(r) for r in conn.execute(query)]
 
-    def _delete_row(self, owner: str, file_id: str) -> str | None:
-        if not FILE_ID_RE.fullmatch(file_id):
+    def _delete_row(self, owner: str, name: str) -> tuple[str, str] | None:
+        """Delete the owner's file `name`; returns (internal id, blob key) or None."""
+        if not FILE_ID_RE.fullmatch(name):
             return None
         with self._db.begin() as conn:
-            blob_key = conn.execute(
-                select(FILES.c.blob_key).where(and_(FILES.c.id == file_id, FILES.c.owner == owner))
-            ).scalar_one_or_none()
-            if blob_key is not None:
-                conn.execute(delete(FILES).where(FILES.c.id == file_id))
-        return blob_key
+            row = conn.execute(
+                select(FILES.c.id, FILES.c.blob_key).where(
+                    and_(FILES.c.name == name, FILES.c.owner == owner)
+                )
+            ).first()
+            if row is None:
+                return None
+            conn.execute(delete(FILES).where(FILES.c.id == row.id))
+        return row.id, row.blob_key
 
     def _ids_in_state(self, state: FileState) -> builtins.list[str]:
         with self._db.connect() as conn:

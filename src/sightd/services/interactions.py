@@ -9,6 +9,7 @@ user_input steps, then one model_output step whose first block is text (the SDKs
 from __future__ import annotations
 
 import asyncio
+import logging
 import secrets
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
@@ -20,6 +21,8 @@ from sightd.services.inputs import GenerateInput, InteractionInput
 from sightd.services.interaction_steps import steps_from_json, steps_json, steps_to_turns
 from sightd.services.materialize import TokenUsage
 from sightd.storage.interactions import InteractionRow, InteractionStore
+
+log = logging.getLogger("sightd.interactions")
 
 KEEP_INLINE_CHARS = 1_000_000
 
@@ -50,16 +53,46 @@ def usage_json(usage: TokenUsage, output_tokens: int) -> dict[str, Any]:
 
 
 class InteractionService:
-    def __init__(self, store: InteractionStore, generate: GenerateService) -> None:
+    def __init__(
+        self, store: InteractionStore, generate: GenerateService, sweep_interval_s: float = 600.0
+    ) -> None:
         self.store = store
         self.generate = generate
+        self.sweep_interval_s = sweep_interval_s
         self._background: dict[str, asyncio.Task[None]] = {}
+        self._sweeper: asyncio.Task[None] | None = None
+
+    def start(self) -> None:
+        """Start the expiry sweeper (stored interactions live `InteractionStore.ttl_s`)."""
+        self._sweeper = asyncio.create_task(self._sweep_loop(), name="sightd-interaction-sweeper")
+
+    async def stop(self) -> None:
+        if self._sweeper is not None:
+            self._sweeper.cancel()
+            await asyncio.gather(self._sweeper, return_exceptions=True)
+            self._sweeper = None
+
+    async def sweep(self) -> int:
+        """Delete expired stored interactions; returns how many."""
+        return await asyncio.to_thread(self.store.drop_expired)
+
+    async def _sweep_loop(self) -> None:
+        while True:
+            try:
+                swept = await self.sweep()
+                if swept:
+                    log.info("expiry sweep removed %d interactions", swept)
+            except Exception:
+                log.exception("interaction expiry sweep failed")
+            await asyncio.sleep(self.sweep_interval_s)
 
     async def _prepare(
         self, owner: str, req: InteractionInput
     ) -> tuple[GenerateInput, list[dict[str, Any]]]:
         """The generation input, and the stored history (JSON steps) it continues."""
         self.generate.catalog.resolve(req.model)
+        if req.store or req.background:  # refuse before generating, not after
+            await asyncio.to_thread(self.store.check_quota, owner)
         history: list[dict[str, Any]] = []
         previous = req.previous_interaction_id
         if previous:

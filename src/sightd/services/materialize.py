@@ -81,7 +81,7 @@ class Materializer:
             return _Media(mime, ref.data, None)
         if isinstance(ref, FileMedia):
             stored = await self.files.resolve_for_use(owner, ref.file_id)
-            return _Media(media_mime.normalize(stored.mime_type), None, stored.path, stored.id)
+            return _Media(media_mime.normalize(stored.mime_type), None, stored.path, stored.key)
         if isinstance(ref, LocalMedia):
             with ref.path.open("rb") as fh:
                 head = fh.read(media_mime.SNIFF_BYTES)

@@ -4,7 +4,7 @@ Downloads land in `<data_dir>/url-cache/<key>/media`, keyed by a hash of the URL
 the video id), and the key doubles as the video pipeline's cache key, so asking about the same
 URL again reuses both the bytes and the decoded frames. Entries live `url_cache_ttl_s` from
 their last use; expired ones (and their frame caches) are pruned by the next fetch, at most once
-a minute, so the cache is bounded by what was used within one TTL without a separate sweeper.
+a minute, and a new download evicts least-recently-used entries past `url_cache_max_bytes`.
 """
 
 from __future__ import annotations
@@ -28,6 +28,7 @@ from sightd import errors
 from sightd.media import youtube
 from sightd.media.fetch import Allowlist, FetchLimits, Resolver, fetch_url, system_resolve
 from sightd.settings import Settings
+from sightd.storage import lru
 
 log = logging.getLogger(__name__)
 PRUNE_EVERY_S = 60.0
@@ -123,6 +124,8 @@ class UrlSource:
                 work.replace(folder)
         finally:
             shutil.rmtree(work, ignore_errors=True)
+        lru.touch(folder)
+        lru.evict(self.root, self.settings.url_cache_max_bytes, keep=key, on_evict=self.forget)
         found = self._cached(folder, key)
         if found is None:
             raise errors.Internal(f"The media fetched from {url} vanished from the cache.")
@@ -135,6 +138,7 @@ class UrlSource:
             if time.time() - meta.stat().st_mtime > self.settings.url_cache_ttl_s:
                 return None
             os.utime(meta)  # last use: what the TTL counts from
+            lru.touch(folder)  # and what the size bound evicts by
         except (OSError, ValueError):
             return None
         mime = info.get("mime_type") if isinstance(info, dict) else None

@@ -30,6 +30,7 @@ from sightd.media.video import VideoInfo, VideoSource, iter_frames, probe_video
 from sightd.prompt import ImagePart, TimedFrame, TranscriptSegment, VideoPart
 from sightd.services.inputs import VideoOptions
 from sightd.settings import Settings
+from sightd.storage import lru
 
 log = logging.getLogger(__name__)
 
@@ -117,6 +118,7 @@ class VideoPipeline:
     def _probe(self, source: VideoSource, field: str, cache_key: str | None) -> VideoInfo:
         path = self._cache_dir(cache_key) / "probe.json" if cache_key else None
         if path is not None and path.exists():
+            lru.touch(path.parent)
             return VideoInfo(**json.loads(path.read_text()))
         info = probe_video(source, field=field)
         if path is not None:
@@ -129,6 +131,7 @@ class VideoPipeline:
         size = (plan.info.width_px, plan.info.height_px)
         folder = self._cache_dir(plan.cache_key) / plan.variant() if plan.cache_key else None
         if folder is not None and (folder / _DONE).exists():
+            lru.touch(folder.parent)
             for jpg in sorted(folder.glob("*.jpg")):
                 time_s = float(jpg.stem.split("_", 1)[1])
                 with Image.open(jpg) as img:
@@ -155,6 +158,8 @@ class VideoPipeline:
                 (partial / _DONE).write_text("")
                 with contextlib.suppress(OSError):  # another request published it first
                     partial.rename(folder)
+                lru.touch(folder.parent)
+                lru.evict(self.cache_root, self.settings.media_cache_max_bytes, keep=plan.cache_key)
         finally:
             if partial is not None:  # unpublished (error, early stop, lost the race)
                 shutil.rmtree(partial, ignore_errors=True)

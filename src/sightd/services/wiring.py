@@ -83,12 +83,23 @@ async def open_services(
         video=video,
         materializer=materializer,
         generate=generate,
-        interactions=InteractionService(InteractionStore(db), generate),
+        interactions=InteractionService(
+            InteractionStore(
+                db,
+                ttl_s=settings.interaction_ttl_s,
+                max_count=settings.max_stored_interactions_per_key,
+                max_bytes=settings.interaction_storage_quota_bytes,
+            ),
+            generate,
+            sweep_interval_s=settings.sweep_interval_s,
+        ),
     )
     await files.start()
+    services.interactions.start()
     try:
         yield services
     finally:
+        await services.interactions.stop()
         await files.stop()
         if own_engine:
             await handle.aclose()

@@ -45,3 +45,4 @@ def init_schema(engine: Engine) -> None:
     from sightd.storage import interactions, metadata  # noqa: F401
 
     METADATA.create_all(engine)
+    metadata.upgrade_tables(engine)

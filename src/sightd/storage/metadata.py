@@ -22,6 +22,8 @@ from sqlalchemy import (
     Table,
     Text,
     TypeDecorator,
+    inspect,
+    text,
 )
 
 from sightd.storage.db import METADATA
@@ -59,6 +61,7 @@ FILES = Table(
     METADATA,
     Column("id", String(40), primary_key=True),
     Column("owner", String(64), nullable=False),
+    Column("name", String(40), nullable=True),  # NULL only in rows made before names were scoped
     Column("display_name", String(512), nullable=True),
     Column("mime_type", String(255), nullable=False),
     Column("size_bytes", BigInteger, nullable=False),
@@ -73,8 +76,11 @@ FILES = Table(
     Index("ix_files_owner_created", "owner", "create_time", "id"),
     Index("ix_files_expire", "expire_time"),
     Index("ix_files_state", "state"),
+    Index("ux_files_owner_name", "owner", "name", unique=True),
 )
-"""One row per uploaded file. `id` is global (the URI names it); `owner` scopes every read."""
+"""One row per uploaded file. `id` is the internal key (blobs, caches, processing); `name` is the
+public id after `files/`, unique per owner only, so one key's chosen names neither collide with
+nor reveal another's. Server-made ids use the same value for both, so their URIs are stable."""
 
 UPLOAD_SESSIONS = Table(
     "upload_sessions",
@@ -83,6 +89,7 @@ UPLOAD_SESSIONS = Table(
     Column("id", String(64), primary_key=True),
     Column("owner", String(64), nullable=False),
     Column("file_id", String(40), nullable=False, unique=True),
+    Column("name", String(40), nullable=True),
     Column("display_name", String(512), nullable=True),
     Column("mime_type", String(255), nullable=False),
     Column("declared_size", BigInteger, nullable=True),
@@ -91,11 +98,28 @@ UPLOAD_SESSIONS = Table(
     Column("expire_time", UTCDateTime, nullable=False),
     Index("ix_upload_sessions_owner", "owner"),
     Index("ix_upload_sessions_expire", "expire_time"),
+    Index("ux_upload_sessions_owner_name", "owner", "name", unique=True),
 )
-"""One row per unfinished upload. `file_id` is reserved here so a chosen name cannot be taken
-twice; `received_bytes` is the authority on how much of the partial blob is valid."""
+"""One row per unfinished upload. `file_id` (internal) and (`owner`, `name`) (public) are reserved
+here so neither can be taken twice; `received_bytes` is the authority on how much of the partial
+blob is valid."""
+
+
+def upgrade_tables(engine: Engine) -> None:
+    """Add the per-owner `name` columns to tables made by older versions (idempotent)."""
+    for table, id_column in ((FILES, "id"), (UPLOAD_SESSIONS, "file_id")):
+        columns = {c["name"] for c in inspect(engine).get_columns(table.name)}
+        if "name" in columns:
+            continue
+        with engine.begin() as conn:
+            conn.execute(text(f"ALTER TABLE {table.name} ADD COLUMN name VARCHAR(40)"))
+            conn.execute(text(f"UPDATE {table.name} SET name = {id_column}"))
+        for index in table.indexes:
+            if index.name and index.name.startswith("ux_"):
+                index.create(engine, checkfirst=True)
 
 
 def create_tables(engine: Engine) -> None:
     """Create the files/upload tables if missing (idempotent; `init_schema` does all tables)."""
     METADATA.create_all(engine, tables=[FILES, UPLOAD_SESSIONS])
+    upgrade_tables(engine)

@@ -10,6 +10,10 @@ it are cut off on the next append. Chunks stream to disk in bounded memory and a
 go; a re-sent chunk whose bytes are already stored is skipped (the SDKs re-send on a missing
 status header), and a gap, bytes past the declared size, the per-file cap or the owner's quota
 end the chunk with an error and leave the session as it was before that chunk.
+
+Opening a session reserves its declared size: an owner's stored bytes plus what its open sessions
+declared (or received, when no size was declared) stay within the quota, and an owner holds at
+most `max_sessions` open sessions, so a key cannot pin disk with sessions it never finishes.
 """
 
 from __future__ import annotations
@@ -19,6 +23,7 @@ import dataclasses
 import hashlib
 import re
 import secrets
+import threading
 import weakref
 from collections import OrderedDict
 from collections.abc import AsyncIterable, Callable
@@ -26,7 +31,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, BinaryIO
 
-from sqlalchemy import Engine, and_, delete, func, insert, select, update
+from sqlalchemy import Engine, and_, delete, func, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
 from sightd import errors
@@ -48,11 +53,13 @@ def new_file_id() -> str:
 
 @dataclass(frozen=True)
 class UploadSession:
-    """An unfinished upload as stored (`id` is the token's sha256)."""
+    """An unfinished upload as stored (`id` is the token's sha256; `file_id` the internal id of
+    the file it becomes, `name` its public id, unique per owner)."""
 
     id: str
     owner: str
     file_id: str
+    name: str
     display_name: str | None
     mime_type: str
     declared_size: int | None
@@ -65,6 +72,12 @@ def _session_id(token: str) -> str:
     if not _TOKEN_RE.fullmatch(token):
         raise errors.NotFound("Upload session not found or expired.")
     return hashlib.sha256(token.encode()).hexdigest()
+
+
+def _to_session(row: Any) -> UploadSession:
+    values = row._asdict()
+    values["name"] = values["name"] or values["file_id"]  # rows from before names were scoped
+    return UploadSession(**values)
 
 
 def _write(fh: BinaryIO, hasher: Any, data: bytes) -> None:
@@ -89,6 +102,7 @@ class UploadStore:
         quota_bytes: int,
         session_ttl_s: float,
         file_ttl_s: float,
+        max_sessions: int = 64,
         clock: Callable[[], datetime] = utcnow,
     ) -> None:
         self._db = db
@@ -97,7 +111,10 @@ class UploadStore:
         self.quota_bytes = quota_bytes
         self.session_ttl_s = session_ttl_s
         self.file_ttl_s = file_ttl_s
+        self.max_sessions = max_sessions
         self._clock = clock
+        # Serialises the limit checks with the insert that they guard (within this process).
+        self._start_lock = threading.Lock()
         self._locks: weakref.WeakValueDictionary[str, asyncio.Lock] = weakref.WeakValueDictionary()
         # session id -> (sha256 state, bytes hashed): saves re-reading the partial per chunk.
         self._hashers: OrderedDict[str, tuple[Any, int]] = OrderedDict()
@@ -258,14 +275,16 @@ class UploadStore:
             row = conn.execute(select(UPLOAD_SESSIONS).where(UPLOAD_SESSIONS.c.id == sid)).first()
         if row is None or row.expire_time <= self._clock():
             raise errors.NotFound("Upload session not found or expired.")
-        return UploadSession(**row._asdict())
+        return _to_session(row)
 
     def _used_bytes(self, owner: str, except_session: str | None) -> int:
         now = self._clock()
         files = select(func.coalesce(func.sum(FILES.c.size_bytes), 0)).where(
             and_(FILES.c.owner == owner, FILES.c.expire_time > now)
         )
-        sessions = select(func.coalesce(func.sum(UPLOAD_SESSIONS.c.received_bytes), 0)).where(
+        # A session holds what it declared (never less than it received) or what it received.
+        reserved = func.coalesce(UPLOAD_SESSIONS.c.declared_size, UPLOAD_SESSIONS.c.received_bytes)
+        sessions = select(func.coalesce(func.sum(reserved), 0)).where(
             and_(UPLOAD_SESSIONS.c.owner == owner, UPLOAD_SESSIONS.c.expire_time > now)
         )
         if except_session is not None:
@@ -304,17 +323,45 @@ class UploadStore:
         display_name: str | None,
         file_id: str | None,
     ) -> UploadSession:
-        if declared_size is not None and (
-            self._used_bytes(owner, None) + declared_size > self.quota_bytes
-        ):
+        with self._start_lock:
+            self._check_start_limits(owner, declared_size)
+            return self._insert_checked(owner, sid, declared_size, mime_type, display_name, file_id)
+
+    def _open_sessions(self, owner: str) -> int:
+        query = select(func.count()).where(
+            and_(UPLOAD_SESSIONS.c.owner == owner, UPLOAD_SESSIONS.c.expire_time > self._clock())
+        )
+        with self._db.connect() as conn:
+            return int(conn.execute(query).scalar_one())
+
+    def _check_start_limits(self, owner: str, declared_size: int | None) -> None:
+        if self._open_sessions(owner) >= self.max_sessions:
+            raise errors.ResourceExhausted(
+                f"Too many open upload sessions (limit {self.max_sessions} per API key); "
+                "finish or cancel some, or wait for them to expire.",
+                reason="TOO_MANY_UPLOAD_SESSIONS",
+            )
+        if self._used_bytes(owner, None) + (declared_size or 0) > self.quota_bytes:
             raise self._quota_error()
+
+    def _insert_checked(
+        self,
+        owner: str,
+        sid: str,
+        declared_size: int | None,
+        mime_type: str,
+        display_name: str | None,
+        file_id: str | None,
+    ) -> UploadSession:
         now = self._clock()
         for _attempt in range(5):
-            chosen = file_id or new_file_id()
+            internal = new_file_id()
+            public = file_id or internal  # server-made ids keep one value: URIs stay the same
             values: dict[str, Any] = {
                 "id": sid,
                 "owner": owner,
-                "file_id": chosen,
+                "file_id": internal,
+                "name": public,
                 "display_name": display_name,
                 "mime_type": mime_type,
                 "declared_size": declared_size,
@@ -322,17 +369,30 @@ class UploadStore:
                 "create_time": now,
                 "expire_time": now + timedelta(seconds=self.session_ttl_s),
             }
+            taken_by_file = or_(
+                FILES.c.id == internal, and_(FILES.c.owner == owner, FILES.c.name == public)
+            )
             try:
                 with self._db.begin() as conn:
-                    taken = conn.execute(select(FILES.c.id).where(FILES.c.id == chosen)).first()
+                    taken = conn.execute(select(FILES.c.id).where(taken_by_file)).first()
                     if taken is None:
                         conn.execute(insert(UPLOAD_SESSIONS).values(**values))
                         return UploadSession(**values)
             except IntegrityError:
-                pass  # the id is reserved by another session
+                # Either the random internal id or this owner's name is held by a session.
+                if file_id is not None and self._name_reserved(owner, file_id):
+                    raise errors.AlreadyExists(f"File files/{file_id} already exists.") from None
+                continue
             if file_id is not None:
                 raise errors.AlreadyExists(f"File files/{file_id} already exists.")
         raise errors.Aborted("Could not allocate a file id; retry.")
+
+    def _name_reserved(self, owner: str, name: str) -> bool:
+        query = select(UPLOAD_SESSIONS.c.id).where(
+            and_(UPLOAD_SESSIONS.c.owner == owner, UPLOAD_SESSIONS.c.name == name)
+        )
+        with self._db.connect() as conn:
+            return conn.execute(query).first() is not None
 
     def _commit_received(self, s: UploadSession, new_size: int) -> None:
         with self._db.begin() as conn:
@@ -362,6 +422,7 @@ class UploadStore:
                 insert(FILES).values(
                     id=s.file_id,
                     owner=s.owner,
+                    name=s.name,
                     display_name=s.display_name,
                     mime_type=s.mime_type,
                     size_bytes=s.received_bytes,
@@ -389,4 +450,4 @@ class UploadStore:
             rows = conn.execute(
                 select(UPLOAD_SESSIONS).where(UPLOAD_SESSIONS.c.expire_time <= self._clock())
             ).all()
-        return [UploadSession(**r._asdict()) for r in rows]
+        return [_to_session(r) for r in rows]

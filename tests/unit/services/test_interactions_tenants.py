@@ -97,3 +97,23 @@ def test_owner_delete_stops_the_job_and_the_row_stays_deleted(tmp_path: Path) ->
 
     cancelled, gone = asyncio.run(scenario())
     assert cancelled == 1 and gone
+
+
+def test_over_the_interaction_quota_is_refused_before_generating(tmp_path: Path) -> None:
+    async def scenario() -> None:
+        db = create_db(f"sqlite:///{tmp_path / 'db.sqlite'}")
+        init_schema(db)
+        fake = _StalledGenerate()
+        store = InteractionStore(db, max_count=1)
+        service = InteractionService(store, fake)  # type: ignore[arg-type]
+        await service.create("alice", REQUEST)
+        await fake.started.wait()
+        fake.started.clear()
+        with pytest.raises(errors.ResourceExhausted):
+            await service.create("alice", REQUEST)
+        await asyncio.sleep(0.05)
+        assert not fake.started.is_set()  # no second generation was started
+        fake.release.set()
+        await service.create("bob", REQUEST)  # the quota is per key
+
+    asyncio.run(scenario())

@@ -72,3 +72,21 @@ def test_youtube_key_ignores_url_spelling() -> None:
     assert cache_key("https://youtu.be/9hE5-98ZeCg") == cache_key(
         "https://www.youtube.com/watch?v=9hE5-98ZeCg&t=3"
     )
+
+
+def test_cache_is_bounded_least_recently_used_first(tmp_path: Path) -> None:
+    """Issue: the URL cache had a TTL but no size bound."""
+    body = b"\x89PNG\r\n\x1a\n" + b"\0" * 1000
+    routes = {f"/{n}.png": Route(body, content_type="image/png") for n in "abc"}
+    with media_server(routes) as srv:
+        forgotten: list[str] = []
+        source = UrlSource(_settings(tmp_path, url_cache_max_bytes=2600), forget=forgotten.append)
+        a = source.fetch(srv.url("/a.png"), "f")
+        b = source.fetch(srv.url("/b.png"), "f")
+        old = time.time() - 100
+        os.utime(a.path.parent, (old, old))
+        os.utime(b.path.parent, (old + 50, old + 50))
+        assert source.fetch(srv.url("/a.png"), "f") == a  # reuse touches "a"
+        c = source.fetch(srv.url("/c.png"), "f")
+        assert forgotten == [b.cache_key]
+        assert a.path.exists() and c.path.exists() and not b.path.exists()

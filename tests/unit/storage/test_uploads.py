@@ -12,11 +12,11 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import pytest
-from sqlalchemy import Engine, func, select
+from sqlalchemy import Engine, func, select, text
 
 from sightd import errors
 from sightd.storage.blobs import LocalBlobStore
-from sightd.storage.metadata import FILES, UPLOAD_SESSIONS, utcnow
+from sightd.storage.metadata import FILES, UPLOAD_SESSIONS, create_tables, utcnow
 from sightd.storage.uploads import UploadStore
 
 T = TypeVar("T")
@@ -231,6 +231,59 @@ def test_quota_counts_other_sessions_bytes(db: Engine, tmp_path: Path) -> None:
     run(scenario())
 
 
+def test_open_sessions_per_owner_are_capped(db: Engine, tmp_path: Path) -> None:
+    """Issue: one key opened 2,000 sessions in 20 s; now it gets RESOURCE_EXHAUSTED past N."""
+    clock = Clock()
+    store = make_store(db, tmp_path, clock, max_sessions=3)
+
+    async def scenario() -> None:
+        tokens = [
+            (await store.start("alice", declared_size=1, mime_type="a/b"))[0] for _ in range(3)
+        ]
+        with pytest.raises(errors.ResourceExhausted) as caught:
+            await store.start("alice", declared_size=1, mime_type="a/b")
+        assert caught.value.reason == "TOO_MANY_UPLOAD_SESSIONS"
+        await store.start("bob", declared_size=1, mime_type="a/b")  # the cap is per owner
+        await store.cancel(tokens[0])  # a cancelled session frees its slot
+        await store.start("alice", declared_size=1, mime_type="a/b")
+        clock.now += timedelta(seconds=3601)  # expired sessions do not count either
+        await store.start("alice", declared_size=1, mime_type="a/b")
+
+    run(scenario())
+
+
+def test_declared_sizes_of_open_sessions_count_against_the_quota(
+    db: Engine, tmp_path: Path
+) -> None:
+    """Issue: 125 GiB declared against a 20 GiB quota; declared bytes are now reserved."""
+    store = make_store(db, tmp_path, max_file_bytes=25, quota_bytes=30)
+
+    async def scenario() -> None:
+        await store.start("alice", declared_size=20, mime_type="a/b")  # nothing sent yet
+        with pytest.raises(errors.ResourceExhausted) as caught:
+            await store.start("alice", declared_size=11, mime_type="a/b")
+        assert caught.value.reason == "STORAGE_QUOTA_EXCEEDED"
+        assert "30" in caught.value.message  # names the quota
+        await store.start("alice", declared_size=10, mime_type="a/b")  # exactly fits
+        with pytest.raises(errors.ResourceExhausted):  # nothing left, even undeclared
+            undeclared, _ = await store.start("alice", declared_size=None, mime_type="a/b")
+            await store.append(undeclared, 0, pieces(DATA[:1]))
+
+    run(scenario())
+
+
+def test_sweep_removes_abandoned_partials(db: Engine, tmp_path: Path) -> None:
+    clock = Clock()
+    store = make_store(db, tmp_path, clock, session_ttl_s=6 * 3600)
+    sessions = [run(store.start("alice", declared_size=SIZE, mime_type="a/b"))[1] for _ in range(3)]
+    assert all((tmp_path / "partial" / s.id).exists() for s in sessions)
+    clock.now += timedelta(hours=5)
+    assert run(store.drop_expired()) == 0
+    clock.now += timedelta(hours=1, seconds=1)
+    assert run(store.drop_expired()) == 3
+    assert not any((tmp_path / "partial").iterdir())
+
+
 def test_chosen_names(db: Engine, tmp_path: Path) -> None:
     store = make_store(db, tmp_path)
 
@@ -238,9 +291,12 @@ def test_chosen_names(db: Engine, tmp_path: Path) -> None:
         token, session = await store.start(
             "alice", declared_size=0, mime_type="a/b", file_id="abc1"
         )
-        assert session.file_id == "abc1"
+        assert session.name == "abc1" and session.file_id != "abc1"
         with pytest.raises(errors.AlreadyExists):  # reserved by a live session
-            await store.start("bob", declared_size=0, mime_type="a/b", file_id="abc1")
+            await store.start("alice", declared_size=0, mime_type="a/b", file_id="abc1")
+        # Names are per owner: bob neither collides with nor learns of alice's.
+        _, bobs = await store.start("bob", declared_size=0, mime_type="a/b", file_id="abc1")
+        assert bobs.name == "abc1" and bobs.file_id != session.file_id
         await store.finalize(token)
         with pytest.raises(errors.AlreadyExists):  # taken by a file
             await store.start("alice", declared_size=0, mime_type="a/b", file_id="abc1")
@@ -310,3 +366,27 @@ def test_interrupted_chunk_rolls_back(db: Engine, tmp_path: Path) -> None:
     assert (tmp_path / "partial" / session.id).stat().st_size == 8
     run(store.append(token, 8, pieces(DATA[8:SIZE])))
     run(store.finalize(token))
+
+
+def test_tables_from_before_scoped_names_are_upgraded(db: Engine, tmp_path: Path) -> None:
+    """Databases made before names were per owner gain `name` (= the old global id)."""
+    store = make_store(db, tmp_path)
+
+    async def make_file() -> str:
+        token, _ = await store.start("alice", declared_size=0, mime_type="a/b")
+        return (await store.finalize(token)).file_id
+
+    file_id = run(make_file())
+    _, open_session = run(store.start("alice", declared_size=0, mime_type="a/b"))
+    with db.begin() as conn:  # back to the old schema
+        for table in ("files", "upload_sessions"):
+            conn.execute(text(f"DROP INDEX ux_{table}_owner_name"))
+            conn.execute(text(f"ALTER TABLE {table} DROP COLUMN name"))
+    create_tables(db)
+    with db.connect() as conn:
+        assert conn.execute(select(FILES.c.name)).scalar_one() == file_id
+        names = conn.execute(select(UPLOAD_SESSIONS.c.name, UPLOAD_SESSIONS.c.file_id)).one()
+        assert names[0] == names[1]
+    with pytest.raises(errors.AlreadyExists):  # the unique (owner, name) index is back
+        run(store.start("alice", declared_size=0, mime_type="a/b", file_id=open_session.name))
+    run(store.start("bob", declared_size=0, mime_type="a/b", file_id=file_id))
