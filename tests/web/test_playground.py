@@ -587,3 +587,13 @@ def test_answer_parsing_is_total(make_server: Callable[..., Any], page: Any) -> 
     first = dict(zip(["x0", "y0", "x1", "y1"], corners, strict=True))
     assert pixels[0] == pixels[1] == first  # y first; corners in either order
     assert pixels[2] == {"x0": 0, "y0": 0, "x1": 640, "y1": 479}  # clamped to the image
+    # An integer beyond 2^53 is shown as the model wrote it, not as the nearest double.
+    big = '{"legs": -80670332808233307683344564449199, "ok": 12}'
+    shown = page.evaluate(
+        """async (text) => {
+      const m = await import('./web/js/spatial.js');
+      return JSON.stringify(m.parseJson(text));
+    }""",
+        big,
+    )
+    assert json.loads(shown) == json.loads(big) and "-80670332808233307683344564449199" in shown

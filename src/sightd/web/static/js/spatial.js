@@ -10,12 +10,26 @@ const PALETTE = [
 const MASK_URL = /^data:image\/png;base64,[A-Za-z0-9+/]+={0,2}$/;
 const MASK_THRESHOLD = 127;
 
+/** Keeps an integer literal beyond 2^53 as written (JSON.stringify emits it unchanged) instead
+ * of the nearest double: the page shows the model's answer, not a rounded copy of it. */
+function exactIntegers(_key, value, context) {
+  if (
+    typeof value === "number" &&
+    !Number.isSafeInteger(value) &&
+    context && typeof context.source === "string" && /^-?\d+$/.test(context.source) &&
+    typeof JSON.rawJSON === "function"
+  ) {
+    return JSON.rawJSON(context.source);
+  }
+  return value;
+}
+
 /** The JSON inside an answer: bare, or in a ```json fence; `undefined` when it is not JSON. */
 export function parseJson(text) {
   const trimmed = String(text).trim();
   const fenced = /^```(?:json)?\s*\n?([\s\S]*?)\n?```$/i.exec(trimmed);
   try {
-    return JSON.parse(fenced ? fenced[1] : trimmed);
+    return JSON.parse(fenced ? fenced[1] : trimmed, exactIntegers);
   } catch {
     return undefined;
   }
