@@ -89,7 +89,7 @@ def _oriented(size: tuple[int, int], orientation: int) -> tuple[int, int]:
     return (size[1], size[0]) if orientation in (5, 6, 7, 8) else size
 
 
-def _fit_size(size: tuple[int, int], max_side_px: int) -> tuple[int, int]:
+def fit_longest_side(size: tuple[int, int], max_side_px: int) -> tuple[int, int]:
     """`size` scaled so the longest side is at most `max_side_px`, aspect kept."""
     w, h = size
     longest = max(w, h)
@@ -153,7 +153,7 @@ def _decode(
                     field=field or None,
                 )
             if size_for is None:
-                target = _fit_size((w, h), max_side_px)
+                target = fit_longest_side((w, h), max_side_px)
             else:  # a JPEG's EXIF precedes its pixels, so this guess is right where it matters
                 target = _target(size_for, (w, h), _orientation(im, header_only=True))
             if im.format in ("JPEG", "MPO") and target[0] < w and target[1] < h:

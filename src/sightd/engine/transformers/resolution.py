@@ -57,6 +57,7 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from sightd.errors import FailedPrecondition, InvalidArgument
+from sightd.media.image import fit_longest_side
 
 Level = Literal["low", "medium", "high", "ultra_high"]
 LEVELS: tuple[Level, ...] = ("low", "medium", "high", "ultra_high")
@@ -232,10 +233,10 @@ class SmolPolicy:
     def image_px(self, size_px: tuple[int, int], level: str | None) -> tuple[int, int]:
         """Decode size: the longest side at most `image_edge(level)` (never upscaled here; the
         processor scales every image's longest side to the call's edge)."""
-        return _fit_longest(size_px, self.image_edge(level))
+        return fit_longest_side(size_px, self.image_edge(level))
 
     def frame_px(self, size_px: tuple[int, int], level: str | None) -> tuple[int, int]:
-        return _fit_longest(size_px, min(self.max_edge, SMOL_FRAME_TILES * self.tile))
+        return fit_longest_side(size_px, min(self.max_edge, SMOL_FRAME_TILES * self.tile))
 
     def input_frame_px(self, size_px: tuple[int, int]) -> tuple[int, int]:
         return size_px
@@ -261,15 +262,6 @@ class SmolPolicy:
 
 
 ResolutionPolicy = QwenPolicy | SmolPolicy
-
-
-def _fit_longest(size_px: tuple[int, int], edge: int) -> tuple[int, int]:
-    w, h = size_px
-    longest = max(w, h)
-    if longest <= edge:
-        return size_px
-    scale = edge / longest
-    return max(1, min(edge, round(w * scale))), max(1, min(edge, round(h * scale)))
 
 
 def policy_for(family: str, image_processor: Any) -> ResolutionPolicy:
