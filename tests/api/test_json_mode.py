@@ -1,17 +1,19 @@
-"""JSON mode through the official SDK: responseSchema (pydantic and dict), responseJsonSchema,
-text/x.enum, JSON without a schema, streaming, errors, and the Interactions API's
-response_format — always bare, always valid, whatever the (random) model wants to say."""
+"""JSON mode through the official SDK: responseSchema (pydantic and dict), responseJsonSchema
+(also everyday pydantic schemas: discriminated unions, sets, HttpUrl, constrained strings, each
+answer validated by pydantic and against the whole schema), text/x.enum, JSON without a schema,
+streaming, errors, and the Interactions API's response_format — always bare, always valid,
+whatever the (random) model wants to say."""
 
 from __future__ import annotations
 
 import enum
 import json
-from typing import Any
+from typing import Annotated, Any, Literal
 
 import pytest
 from google.genai import errors as genai_errors
 from google.genai import types
-from pydantic import BaseModel, Field, TypeAdapter
+from pydantic import BaseModel, Field, HttpUrl, TypeAdapter, constr
 
 from tests.media_factory import image_bytes
 
@@ -161,29 +163,33 @@ def test_thinking_budget_zero_is_accepted(client: Any) -> None:
         (
             {
                 "response_mime_type": "application/json",
-                "response_json_schema": {"type": "array", "uniqueItems": True},
+                "response_json_schema": {"$ref": "#/$defs/Missing"},
             },
-            "uniqueItems",
+            "$ref",
         ),
         (
             {
                 "response_mime_type": "application/json",
-                "response_json_schema": {"not": {"type": "string"}},
+                "response_json_schema": {
+                    "type": "object",
+                    "properties": {"a": {"type": "string"}},
+                    "required": ["b"],
+                },
             },
-            "'not'",
+            "'b'",
         ),
         ({"response_mime_type": "application/xml"}, "application/xml"),
         ({"response_mime_type": "text/x.enum"}, "enum"),
         (
             {
                 "response_mime_type": "application/json",
-                "response_json_schema": {"type": "string", "format": "hostname"},
+                "response_json_schema": {"type": "wordy"},
             },
-            "hostname",
+            "wordy",
         ),
     ],
 )
-def test_unenforceable_requests_are_invalid_argument(
+def test_invalid_requests_are_invalid_argument(
     client: Any, config: dict[str, Any], words: str
 ) -> None:
     with pytest.raises(genai_errors.ClientError) as err:
@@ -225,3 +231,71 @@ def test_interactions_response_format_errors(server: Any) -> None:
     }
     r = httpx.post(f"{server.url}/v1beta/interactions", json=body, timeout=60)
     assert r.status_code == 400 and "response_format" in r.text
+
+
+# --- everyday pydantic schemas: the whole JSON Schema, as clients send it -------------------
+
+
+class Cat(BaseModel):
+    kind: Literal["cat"]
+    lives: int = Field(ge=1, le=9)
+
+
+class Dog(BaseModel):
+    kind: Literal["dog"]
+    good: bool
+
+
+class PetAnswer(BaseModel):  # oneOf + discriminator + $defs/$ref
+    pet: Annotated[Cat | Dog, Field(discriminator="kind")]
+
+
+class Tags(BaseModel):  # uniqueItems: checked after decoding, retried with one item
+    tags: set[str] = Field(min_length=1)
+
+
+class Colors(BaseModel):  # uniqueItems over two values: duplicates are likely, then retried
+    colors: set[Literal["red", "green"]]
+
+
+class Link(BaseModel):  # format uri + minLength/maxLength
+    homepage: HttpUrl
+
+
+class Nick(BaseModel):  # a length folded into a simple pattern
+    nick: constr(min_length=2, max_length=30, pattern=r"^[a-z]+$")  # type: ignore[valid-type]
+
+
+SEEDS = 20
+
+
+@pytest.mark.parametrize("model", [PetAnswer, Tags, Colors, Link, Nick], ids=lambda m: m.__name__)
+def test_pydantic_json_schemas_hold_for_every_answer(client: Any, model: type[BaseModel]) -> None:
+    schema = model.model_json_schema()
+    for seed in range(SEEDS):
+        response = client.models.generate_content(
+            model="gemini-2.5-flash",
+            contents="Answer in JSON.",
+            config=_config(
+                seed=seed, response_mime_type="application/json", response_json_schema=schema
+            ),
+        )
+        model.model_validate_json(response.text)  # what the client will do with it
+        # the whole schema too: pydantic would silently deduplicate a set, for one
+        jsonschema.validate(json.loads(response.text), schema)
+
+
+def test_a_checked_schema_streams_as_one_validated_chunk(client: Any) -> None:
+    config = _config(
+        seed=4, response_mime_type="application/json", response_json_schema=Tags.model_json_schema()
+    )
+    chunks = [
+        c.text
+        for c in client.models.generate_content_stream(
+            model="gemini-2.5-flash", contents="Tags?", config=config
+        )
+        if c.text
+    ]
+    assert len(chunks) == 1  # buffered until checked: never invalid JSON, then an error
+    tags = Tags.model_validate_json(chunks[0])
+    assert len(json.loads(chunks[0])["tags"]) == len(tags.tags)

@@ -1,15 +1,24 @@
-"""Response formats → constraints: the MIME decisions, the OpenAPI → JSON Schema reduction, and
-the keywords refused because the engine cannot enforce them (each error names its keyword)."""
+"""Response formats → constraints: the MIME decisions, the OpenAPI → JSON Schema conversion,
+what decoding enforces exactly, what it widens (and leaves to the after-decoding check), the
+stricter grammars a violation is retried under, and the genuinely invalid schemas (400 naming
+the field)."""
 
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import Annotated, Any, Literal
 
 import pytest
 
 from sightd.engine.base import ChoiceOutput, JsonOutput
-from sightd.engine.constrain import BOUNDED_CHAR, constraint_for, enum_choices, to_json_schema
+from sightd.engine.constrain import (
+    BOUNDED_CHAR,
+    HTTP_URL,
+    constraint_for,
+    enum_choices,
+    stricter,
+    to_json_schema,
+)
 from sightd.errors import InvalidArgument
 
 
@@ -99,7 +108,7 @@ def test_openapi_recipe_schema_as_the_python_sdk_sends_it() -> None:
         ({"type": "ARRAY"}, {"type": "array", "items": {}}),
         (
             {"type": "STRING", "nullable": True, "enum": ["a"]},
-            {"type": "string", "enum": ["a", None]},
+            {"type": ["string", "null"], "enum": ["a", None]},
         ),
         (
             {"any_of": [{"type": "INTEGER"}, {"type": "STRING"}]},
@@ -146,32 +155,273 @@ def test_json_schema_keeps_the_declared_order_and_pydantic_shapes() -> None:
 @pytest.mark.parametrize(
     ("schema", "keyword"),
     [
-        ({"type": "array", "uniqueItems": True}, "uniqueItems"),
-        ({"oneOf": [{"type": "string"}]}, "oneOf"),
-        ({"allOf": [{"type": "string"}]}, "allOf"),
-        ({"not": {"type": "string"}}, "not"),
-        ({"type": "number", "multipleOf": 0.5}, "multipleOf"),
-        ({"type": "object", "maxProperties": 2}, "maxProperties"),
-        ({"type": "object", "patternProperties": {"^x": {}}}, "patternProperties"),
-        ({"if": {"type": "string"}, "then": {}}, "if"),
-        ({"type": "string", "format": "hostname"}, "format"),
-        ({"type": "string", "pattern": "a+", "maxLength": 3}, "maxLength"),
-        ({"type": "string", "contentEncoding": "base64"}, "contentEncoding"),
-        ({"minLength": 2}, "minLength"),  # no type: the bound could not be enforced
         ({"type": "array", "items": [{"type": "string"}]}, "items"),
         ({"type": "object", "properties": {"a": {}}, "required": ["b"]}, "required"),
-        ({"type": "string", "anyOf": [{"maxLength": 2}]}, "anyOf"),
         ({"type": "whatever"}, "type"),
         ({"type": "string", "minLength": -1}, "minLength"),
         ({"type": "integer", "minimum": "0"}, "minimum"),
         ({"enum": []}, "enum"),
+        ({"$ref": "#/$defs/Missing"}, "$ref"),
+        ({"$ref": "https://example.com/schema.json"}, "$ref"),
+        ({"anyOf": []}, "anyOf"),
+        ({"type": "number", "multipleOf": 0}, "multipleOf"),
+        ({"type": "string", "pattern": "^[a-z]{5}$", "maxLength": 3}, "maxLength"),
+        ([1, 2], "x"),
     ],
 )
-def test_unenforceable_keywords_are_named(schema: dict[str, Any], keyword: str) -> None:
+def test_invalid_schemas_are_400_naming_the_field(schema: Any, keyword: str) -> None:
     with pytest.raises(InvalidArgument) as err:
         to_json_schema({"type": "object", "properties": {"x": schema}}, where="schema")
-    assert err.value.field is not None and err.value.field.endswith(f".{keyword}")
+    assert err.value.field is not None and err.value.field.endswith(keyword)
     assert err.value.field.startswith("schema.properties.x")
+
+
+def _pair(schema: Any) -> tuple[dict[str, Any], dict[str, Any] | None]:
+    """(what decoding enforces, the whole schema when answers are also checked after)."""
+    out = constraint_for("application/json", None, schema)
+    assert isinstance(out, JsonOutput) and out.schema_json is not None
+    full = json.loads(out.full_schema_json) if out.full_schema_json else None
+    return json.loads(out.schema_json), full
+
+
+STR = {"type": "string"}
+
+
+@pytest.mark.parametrize(
+    ("schema", "decoded"),
+    [
+        # widened: decoding enforces part of it, the answer is checked against the whole
+        ({"type": "array", "items": STR, "uniqueItems": True}, {"type": "array", "items": STR}),
+        ({"not": STR}, {}),
+        ({"type": "object", "maxProperties": 2}, {"type": "object", "additionalProperties": True}),
+        ({"type": "number", "multipleOf": 0.5}, {"type": "number"}),
+        (
+            {"type": "object", "patternProperties": {"^x": {}}},
+            {"type": "object", "additionalProperties": True},
+        ),
+        ({"if": STR, "then": {"minLength": 1}}, {}),
+        ({"minLength": 2}, {}),  # no type: the bound applies to strings only
+        (
+            {"type": "string", "pattern": "a+b", "maxLength": 3},
+            {"type": "string", "pattern": "a+b"},
+        ),
+        (
+            {"type": "string", "format": "email", "maxLength": 9},
+            {"type": "string", "format": "email"},
+        ),
+        ({"type": "string", "anyOf": [{"maxLength": 2}]}, STR),
+        ({"allOf": [STR, {"type": "integer"}]}, STR),  # cannot merge: first part
+        ({"type": "array", "contains": STR}, {"type": "array", "items": {}}),
+        ({"type": "object", "required": ["a"]}, {"type": "object", "additionalProperties": True}),
+        ({"type": "string", "pattern": "(a)\\1"}, STR),  # a backreference: checked after
+        (
+            {"type": "string", "pattern": "^(?!^[-+.]*$)[+-]?0*\\d*\\.?\\d*$", "maxLength": 9},
+            {"type": "string", "pattern": f"^{BOUNDED_CHAR}{{0,9}}$"},
+        ),
+        (
+            {"$ref": "#/$defs/S", "$defs": {"S": STR}, "minLength": 1},
+            {"$ref": "#/$defs/S", "$defs": {"S": STR}},
+        ),
+    ],
+)
+def test_unenforceable_keywords_widen_and_are_checked(schema: Any, decoded: Any) -> None:
+    enforced, full = _pair(schema)
+    assert enforced == decoded
+    assert full is not None  # the answer is validated against the whole schema
+
+
+@pytest.mark.parametrize(
+    ("schema", "decoded"),
+    [
+        # exact: decoding enforces all of it, nothing is checked beyond the grammar
+        ({"type": "string", "x-order": 1, "title": "T", "discriminator": {}}, STR),
+        ({"type": "string", "format": "uri-reference"}, STR),  # format: an annotation
+        ({"type": "string", "format": "binary", "description": "d"}, STR),
+        ({"type": "string", "contentEncoding": "base64"}, STR),
+        ({"oneOf": [STR, {"type": "integer"}]}, {"anyOf": [STR, {"type": "integer"}]}),
+        (
+            {"type": "string", "pattern": "^[a-z]+$", "minLength": 2, "maxLength": 30},
+            {"type": "string", "pattern": "^[a-z]{2,30}$"},
+        ),
+        (
+            {"type": "string", "pattern": "\\d{3,}", "maxLength": 5},
+            {"type": "string", "pattern": "^\\d{3,5}$"},
+        ),
+        ({"type": "integer", "multipleOf": 2.5}, {"type": "integer", "multipleOf": 5}),
+        ({"type": "number", "multipleOf": 3}, {"type": "integer", "multipleOf": 3}),
+        (
+            {"type": "integer", "minimum": 0, "exclusiveMaximum": 9},
+            {"type": "integer", "minimum": 0, "exclusiveMaximum": 9},
+        ),
+        (
+            {"allOf": [{"$ref": "#/$defs/S"}], "$defs": {"S": STR}, "title": "x"},
+            {"$ref": "#/$defs/S", "$defs": {"S": STR}},
+        ),
+        (
+            {
+                "allOf": [
+                    {"type": "object", "properties": {"a": STR}, "required": ["a"]},
+                    {"properties": {"b": STR}, "required": ["b"]},
+                ]
+            },
+            {"type": "object", "properties": {"a": STR, "b": STR}, "required": ["a", "b"]},
+        ),
+        ({"type": "string", "format": "uri"}, {"type": "string", "pattern": HTTP_URL}),
+        (  # only the declared members are decoded: never more than maxProperties
+            {"type": "object", "properties": {"a": STR}, "maxProperties": 1},
+            {"type": "object", "properties": {"a": STR}},
+        ),
+    ],
+)
+def test_enforced_exactly_need_no_check(schema: Any, decoded: Any) -> None:
+    enforced, full = _pair(schema)
+    assert enforced == decoded
+    assert full is None
+
+
+def test_openapi_exclusive_bounds_and_nullable_in_the_whole_schema() -> None:
+    out = constraint_for(
+        "application/json",
+        {
+            "type": "OBJECT",
+            "properties": {
+                "n": {
+                    "type": "NUMBER",
+                    "minimum": 1,
+                    "exclusiveMinimum": True,
+                },
+                "s": {
+                    "type": "ARRAY",
+                    "items": {"type": "STRING"},
+                    "uniqueItems": True,
+                    "nullable": True,
+                },
+            },
+        },
+    )
+    assert isinstance(out, JsonOutput) and out.full_schema_json is not None
+    full = json.loads(out.full_schema_json)
+    assert full["properties"]["n"] == {
+        "type": "number",
+        "exclusiveMinimum": 1,
+    }
+    assert full["properties"]["s"] == {
+        "anyOf": [{"type": "array", "items": STR, "uniqueItems": True}, {"type": "null"}]
+    }
+
+
+def _exact_array(values: list[Any]) -> dict[str, Any]:
+    return {
+        "type": "array",
+        "prefixItems": [{"const": v} for v in values],
+        "items": False,
+        "minItems": len(values),
+        "maxItems": len(values),
+    }
+
+
+@pytest.mark.parametrize(
+    ("schema", "retry"),
+    [
+        (
+            {"type": "array", "items": STR, "uniqueItems": True},
+            {"type": "array", "items": STR, "maxItems": 1},
+        ),
+        (
+            {"type": "array", "items": STR, "uniqueItems": True, "minItems": 1, "maxItems": 5},
+            {"type": "array", "items": STR, "minItems": 1, "maxItems": 1},
+        ),
+        ({"type": "number", "multipleOf": 0.5, "maximum": 4}, {"type": "integer", "maximum": 4}),
+        ({"type": "number", "multipleOf": 2.5}, {"type": "integer", "multipleOf": 5}),
+        (
+            {"type": "array", "items": {"enum": ["r", "g"]}, "uniqueItems": True, "minItems": 1},
+            {
+                "anyOf": [
+                    _exact_array(["r"]),
+                    _exact_array(["g"]),
+                    _exact_array(["r", "g"]),
+                ]
+            },
+        ),
+        (
+            {
+                "type": "array",
+                "items": {"$ref": "#/$defs/B"},
+                "uniqueItems": True,
+                "minItems": 2,
+                "$defs": {"B": {"type": "boolean"}},
+            },
+            {"anyOf": [_exact_array([True, False])], "$defs": {"B": {"type": "boolean"}}},
+        ),
+        (
+            {
+                "type": "object",
+                "properties": {"a": STR, "b": STR, "c": STR},
+                "required": ["a"],
+                "maxProperties": 2,
+            },
+            {
+                "type": "object",
+                "properties": {"a": STR},
+                "required": ["a"],
+                "additionalProperties": False,
+            },
+        ),
+        # no narrower grammar: a violation is final
+        ({"type": "array", "items": STR, "uniqueItems": True, "minItems": 2}, None),
+        ({"type": "object", "maxProperties": 1}, None),
+        (
+            {
+                "type": "array",
+                "items": {"enum": [1, 2, 3, 4, 5, 6]},
+                "uniqueItems": True,
+                "minItems": 2,
+            },
+            None,
+        ),
+        ({"oneOf": [STR, {"type": "integer"}]}, None),
+        ({"type": "string", "pattern": "a+b", "maxLength": 3}, None),
+    ],
+)
+def test_stricter_retry_grammars(schema: Any, retry: Any) -> None:
+    first = constraint_for("application/json", None, schema)
+    assert isinstance(first, JsonOutput)
+    again = stricter(first)
+    if retry is None:
+        assert again is None
+        return
+    assert again is not None and again.schema_json is not None
+    assert json.loads(again.schema_json) == retry
+    assert again.full_schema_json == first.full_schema_json  # still checked against the whole
+
+
+def test_pydantic_models_are_accepted_whole() -> None:
+    pydantic = pytest.importorskip("pydantic")
+
+    class Cat(pydantic.BaseModel):
+        kind: Literal["cat"]
+        lives: int = pydantic.Field(ge=1, le=9)
+
+    class Dog(pydantic.BaseModel):
+        kind: Literal["dog"]
+        good: bool
+
+    class Pet(pydantic.BaseModel):
+        pet: Annotated[Cat | Dog, pydantic.Field(discriminator="kind")]
+        tags: set[str]
+        home: pydantic.HttpUrl
+        name: pydantic.constr(min_length=2, max_length=30, pattern="^[a-z]+$")  # type: ignore[valid-type]
+
+    sent = Pet.model_json_schema()
+    enforced, full = _pair(sent)
+    assert full is not None and "discriminator" not in json.dumps(full)
+    assert full["properties"]["pet"]["anyOf"] == sent["properties"]["pet"]["oneOf"]  # as Gemini
+    props = enforced["properties"]
+    assert props["pet"] == {"anyOf": [{"$ref": "#/$defs/Cat"}, {"$ref": "#/$defs/Dog"}]}
+    assert props["tags"] == {"type": "array", "items": STR}
+    assert props["home"] == {"type": "string", "pattern": HTTP_URL}  # length: checked after
+    assert props["name"] == {"type": "string", "pattern": "^[a-z]{2,30}$"}
+    assert enforced["$defs"]["Cat"]["properties"]["kind"] == {"type": "string", "const": "cat"}
 
 
 def test_openapi_property_ordering_must_name_properties() -> None:

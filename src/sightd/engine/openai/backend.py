@@ -6,8 +6,9 @@ wait, and answers 429 beyond that. The server is discovered lazily (model name, 
 length from `/models`) and re-tried on every request until it answers, so sightd starts, and
 keeps serving, while its upstream is down or restarting.
 
-Answers under a JSON schema or enum are validated before they are returned — also where the
-server enforced the schema — so a broken answer is an error, never a `200` that looks valid.
+Answers under an enum are checked here; answers under a JSON schema are validated against the
+caller's whole schema by `sightd.services.checked` (also where the server enforced it), so a
+broken answer is an error, never a `200` that looks valid.
 """
 
 from __future__ import annotations
@@ -29,12 +30,18 @@ from sightd.engine.base import (
     ModelInfo,
     OutputConstraint,
     SamplingParams,
+    StepLogprobs,
     TextDelta,
     model_id_for,
 )
 from sightd.engine.decoding import StopScanner
 from sightd.engine.openai.client import UpstreamClient
-from sightd.engine.openai.dialects import DIALECTS, Dialect, constraint_schema, detect_kind
+from sightd.engine.openai.dialects import (
+    DIALECTS,
+    Dialect,
+    detect_kind,
+    logprobs_of,
+)
 from sightd.engine.openai.messages import to_messages
 from sightd.engine.openai.processor import CHARS_PER_TOKEN, ModelFacts
 from sightd.prompt import Prompt
@@ -230,7 +237,10 @@ class OpenAIBackend:
             text = scanner.feed(text) + scanner.finish()
             finish = "STOP" if scanner.stopped else finish
         text = _checked(text, finish, params.constraint)
-        return Completion(text, finish, tokens)
+        steps = None
+        if params.logprobs is not None:
+            steps = tuple(logprobs_of(choice, params.logprobs))
+        return Completion(text, finish, tokens, logprobs=steps)
 
     def _scanner(self, params: SamplingParams) -> StopScanner | None:
         dialect = self._dialect or DIALECTS["openai"]
@@ -249,6 +259,8 @@ class OpenAIBackend:
             tokens: int | None = None
             constrained = params.constraint is not None
             scanner = self._scanner(params)
+            steps: list[StepLogprobs] = []  # every token's
+            unsent: list[StepLogprobs] = []  # those of text not yet yielded
             try:
                 async with self._client.events("/chat/completions", body) as events:
                     async for event in events:
@@ -258,6 +270,10 @@ class OpenAIBackend:
                         if isinstance(usage, dict) and "completion_tokens" in usage:
                             tokens = _int(usage.get("completion_tokens"), None)
                         for choice in event.get("choices") or []:
+                            if params.logprobs is not None:
+                                new = logprobs_of(choice, params.logprobs)
+                                steps += new
+                                unsent += new
                             delta = (choice.get("delta") or {}).get("content")
                             if isinstance(delta, str) and delta:
                                 chunks += 1
@@ -265,7 +281,8 @@ class OpenAIBackend:
                                     delta = scanner.feed(delta)
                                 parts.append(delta)
                                 if delta and not constrained:  # constrained: checked, then sent
-                                    yield TextDelta(delta)
+                                    yield TextDelta(delta, tuple(unsent))
+                                    unsent = []
                             if choice.get("finish_reason"):
                                 finish = _finish(choice["finish_reason"])
                         if scanner is not None and scanner.stopped:
@@ -283,7 +300,12 @@ class OpenAIBackend:
             if constrained:
                 text = _checked(text, finish, params.constraint)
                 yield TextDelta(text)
-            yield Completion(text, finish, tokens if tokens is not None else chunks)
+            yield Completion(
+                text,
+                finish,
+                tokens if tokens is not None else chunks,
+                logprobs=tuple(steps) if params.logprobs is not None else None,
+            )
 
     async def _tracked(self, call: Any) -> Any:
         try:
@@ -358,30 +380,29 @@ def _int(value: Any, default: Any) -> Any:
 
 
 def _checked(text: str, finish: FinishReason, constraint: OutputConstraint | None) -> str:
-    """Validate a constrained answer; an enum's JSON string is unwrapped to the bare choice.
+    """A constrained answer normalised: an enum's JSON string unwrapped to the bare choice (and
+    checked to be one), a ```json fenced answer without its fences.
 
-    An answer cut by the token limit is returned as it is (Gemini does the same, with
-    finishReason MAX_TOKENS); one that ended on its own must satisfy the schema.
+    JSON answers are validated against the caller's whole schema by `sightd.services.checked`,
+    the one owner of that check (for every backend). An answer cut by the token limit is
+    returned as it is (Gemini does the same, with finishReason MAX_TOKENS).
     """
     if constraint is None:
         return text
     stripped = _strip_fences(text)
+    if not isinstance(constraint, ChoiceOutput):
+        return text if finish == "MAX_TOKENS" else stripped
     try:
         value = json.loads(stripped)
     except ValueError as e:
         if finish == "MAX_TOKENS":
             return text
-        if isinstance(constraint, ChoiceOutput) and stripped in constraint.choices:
+        if stripped in constraint.choices:
             return stripped
         raise errors.Internal(f"The model's answer is not valid JSON: {e}") from e
-    if isinstance(constraint, ChoiceOutput):
-        if isinstance(value, str) and value in constraint.choices:
-            return value
-        raise errors.Internal(f"The model answered {value!r}, which is not one of the choices.")
-    problem = _violation(value, constraint_schema(constraint))
-    if problem is not None:
-        raise errors.Internal(f"The model's answer does not match the response schema: {problem}")
-    return stripped
+    if isinstance(value, str) and value in constraint.choices:
+        return value
+    raise errors.Internal(f"The model answered {value!r}, which is not one of the choices.")
 
 
 def _strip_fences(text: str) -> str:
@@ -391,16 +412,3 @@ def _strip_fences(text: str) -> str:
         t = t.split("\n", 1)[1] if "\n" in t else ""
         t = t.rsplit("```", 1)[0]
     return t.strip()
-
-
-def _violation(value: Any, schema: dict[str, Any]) -> str | None:
-    import jsonschema
-
-    try:
-        jsonschema.validate(value, schema)
-    except jsonschema.ValidationError as e:
-        where = "/".join(str(p) for p in e.absolute_path) or "the answer"
-        return f"{where}: {e.message}"
-    except jsonschema.SchemaError:
-        return None  # a schema jsonschema cannot read was already accepted by the engine
-    return None

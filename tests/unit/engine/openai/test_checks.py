@@ -1,5 +1,6 @@
-"""A constrained answer from upstream is validated before it is returned, and the number of
-requests in flight is bounded, with a 429 past the queue."""
+"""A constrained answer from upstream is normalised (fences, enum unwrapping; enums checked here,
+JSON schemas by `sightd.services.checked`), and the number of requests in flight is bounded,
+with a 429 past the queue."""
 
 from __future__ import annotations
 
@@ -34,6 +35,7 @@ ENUM = ChoiceOutput(("cat", "dog"))
         ("dog", "STOP", ENUM, "dog"),
         ("free text", "STOP", None, "free text"),
         ("[1, 2]", "STOP", JsonOutput(None), "[1, 2]"),
+        ('{"n": 9}', "STOP", SCHEMA, '{"n": 9}'),  # the schema is services.checked's to check
     ],
 )
 def test_valid_answers(text: str, finish: str, constraint: object, out: str) -> None:
@@ -43,10 +45,8 @@ def test_valid_answers(text: str, finish: str, constraint: object, out: str) -> 
 @pytest.mark.parametrize(
     ("text", "constraint", "words"),
     [
-        ('{"n": 9}', SCHEMA, "n: 9 is greater than the maximum of 5"),
-        ('{"m": 1}', SCHEMA, "'n' is a required property"),
-        ('{"n": ', SCHEMA, "not valid JSON"),
         ('"bird"', ENUM, "not one of the choices"),
+        ("bird", ENUM, "not valid JSON"),
     ],
 )
 def test_invalid_answers_are_errors(text: str, constraint: object, words: str) -> None:
