@@ -21,7 +21,7 @@ def test_sdk_create_with_inline_image(client: Any) -> None:
         ],
         generation_config={"max_output_tokens": 6},
     )
-    assert interaction.status == "completed"
+    assert interaction.status in ("completed", "incomplete")  # cut by max_output_tokens
     assert isinstance(interaction.steps[-1].content[0].text, str)
     assert interaction.usage.total_input_tokens > 258
     again = client.interactions.get(id=interaction.id)
@@ -49,7 +49,7 @@ def test_curl_shape_on_v1beta_with_api_revision(server: Any) -> None:
     )
     assert r.status_code == 200 and r.headers["content-type"].startswith("application/json")
     out = r.json()
-    assert out["status"] == "completed"
+    assert out["status"] in ("completed", "incomplete")  # cut by max_output_tokens
     assert out["steps"][-1]["type"] == "model_output"
     assert out["steps"][-1]["content"][0]["type"] == "text"
 
@@ -64,7 +64,7 @@ def test_continuation_and_delete(client: Any) -> None:
         previous_interaction_id=first.id,
         generation_config={"max_output_tokens": 3},
     )
-    assert second.status == "completed"
+    assert second.status in ("completed", "incomplete")
     assert second.usage.total_input_tokens > first.usage.total_input_tokens
     client.interactions.delete(id=first.id)
 

@@ -42,5 +42,5 @@ def test_files_generate_and_interactions_on_postgres(
         generation_config={"max_output_tokens": 3},
     )
     stored = client.interactions.get(id=interaction.id)
-    assert stored.steps[0].type == "user_input" and stored.status == "completed"
+    assert stored.steps[0].type == "user_input" and stored.status in ("completed", "incomplete")
     client.files.delete(name=uploaded.name)

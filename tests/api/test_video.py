@@ -146,7 +146,7 @@ def test_interactions_video_by_uri_and_inline(client: Any, mp4: Path) -> None:
         ],
         generation_config={"max_output_tokens": 3},
     )
-    assert inline.status == "completed"
+    assert inline.status in ("completed", "incomplete")  # cut by max_output_tokens
 
 
 @pytest.mark.skipif(not flite_available(), reason="flite (Debian package) synthesises the speech")

@@ -3,7 +3,8 @@
 Integers arrive as `40`, `40.0` or `"40"`; floats as numbers or numeric strings; durations as
 `"12.5s"`, a bare number of seconds or `{"seconds", "nanos"}`. Booleans are not numbers, NaN and
 Infinity are not values, and each field has its range (Gemini's: temperature in [0, 2], top_p in
-[0, 1], top_k ≥ 1, at most 5 stop sequences, int32/int64 bounds). A violation is a pydantic
+[0, 1], top_k ≥ 1, presence/frequency penalties in [-2, 2), logprobs in [0, 20], at most 5 stop
+sequences, int32/int64 bounds). A violation is a pydantic
 error, which `sightd.api.wire.parse_model` reports as a 400 naming the field.
 """
 
@@ -22,6 +23,8 @@ T = TypeVar("T")
 INT32_MAX = 2**31 - 1
 INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
 MAX_STOP_SEQUENCES = 5
+MAX_LOGPROBS = 20  # Gemini's `logprobs`: top candidates per step, in [0, 20]
+PENALTY_MIN, PENALTY_MAX = -2.0, 2.0  # Gemini's presence/frequency penalty: [-2, 2)
 
 _DURATION = re.compile(r"^\s*(-?\d+(?:\.\d*)?|-?\.\d+)\s*s?\s*$")
 
@@ -88,6 +91,16 @@ def _float_in(lo: float, hi: float) -> Callable[[Any], float]:
     return _pydantic(check)
 
 
+def _penalty(value: Any) -> float:
+    """presencePenalty / frequencyPenalty: Gemini accepts -2.0 up to, not including, 2.0."""
+    number = to_float(value)
+    if not PENALTY_MIN <= number < PENALTY_MAX:
+        raise ValueError(
+            f"must be at least {PENALTY_MIN:g} and below {PENALTY_MAX:g}, got {number:g}"
+        )
+    return number
+
+
 def _top_k(value: Any) -> int | None:
     """Gemini's topK (the SDK sends `40.0`): 0 means unset, else a whole number ≥ 1."""
     number = to_float(value)
@@ -149,6 +162,8 @@ Int64 = Annotated[int, BeforeValidator(_int_in(INT64_MIN, INT64_MAX))]
 Finite = Annotated[float, BeforeValidator(_pydantic(to_float))]
 Temperature = Annotated[float, BeforeValidator(_float_in(0.0, 2.0))]
 Probability = Annotated[float, BeforeValidator(_float_in(0.0, 1.0))]
+Penalty = Annotated[float, BeforeValidator(_pydantic(_penalty))]
+TopLogprobs = Annotated[int, BeforeValidator(_int_in(0, MAX_LOGPROBS))]
 TopK = Annotated[int | None, BeforeValidator(_pydantic(_top_k))]
 DurationS = Annotated[float | None, BeforeValidator(_pydantic(duration_seconds))]
 StopSequences = Annotated[list[str], BeforeValidator(_one_or_many), AfterValidator(_few_stops)]

@@ -6,14 +6,14 @@ extras, structured outputs and video — one row per server, written from their 
 (vLLM and SGLang cannot run on sightd's CI machine; llama.cpp's server and `transformers serve`
 are exercised by the test suite):
 
-| server | top_k | stop | JSON schema | video |
-|---|---|---|---|---|
-| vLLM | top-level `top_k` | yes | `response_format` json_schema | `video_url` data URL (1) |
-| SGLang | top-level `top_k` | yes | `response_format` json_schema | `video_url` data URL |
-| llama.cpp | top-level `top_k` | yes | `response_format` json_schema (GBNF) | none |
-| Ollama | not in its OpenAI API | yes | `response_format` json_schema | none |
-| transformers serve | no (2) | no (3) | ignored: validated after | paths/URLs only (4) |
-| other OpenAI | none | yes | `response_format` json_schema | none |
+| server | top_k | stop | JSON schema (json_schema) | video | penalties | logprobs |
+|---|---|---|---|---|---|---|
+| vLLM | top-level `top_k` | yes | `response_format` | `video_url` data URL (1) | yes | yes |
+| SGLang | top-level `top_k` | yes | `response_format` | `video_url` data URL | yes | yes |
+| llama.cpp | top-level `top_k` | yes | `response_format` (GBNF) | none | yes | yes |
+| Ollama | not in its OpenAI API | yes | `response_format` | none | yes | no (5) |
+| transformers serve | no (2) | no (3) | ignored: checked after | URLs (4) | no (6) | no (6) |
+| other OpenAI | none | yes | `response_format` | none | yes | yes |
 
 (1) with `mm_processor_kwargs.fps` and `media_io_kwargs.video.num_frames`, so vLLM takes every
 frame sightd sampled and knows their rate.
@@ -22,6 +22,13 @@ frame sightd sampled and knows their rate.
 (3) `stop` fails for VLM processors (transformers 5.24): sightd cuts the text itself, and a
     stream is closed at the stop sequence, which cancels the upstream generation.
 (4) a data URL is refused, so videos go to it as frames.
+(5) not documented for its OpenAI API: a request for logprobs is a 400 rather than a silent drop.
+(6) it refuses `logprobs`, `top_logprobs` and `presence_penalty`, and reads `frequency_penalty`
+    as a multiplicative repetition penalty: both are a 400 naming the field.
+
+Penalties go upstream as `presence_penalty` / `frequency_penalty` (OpenAI's semantics, which
+sightd's in-process engine shares); logprobs as `logprobs: true` + `top_logprobs`, read back from
+`choices[].logprobs.content[]` (`logprobs_of`).
 
 `text/x.enum` uses the server's bare-choice extension (vLLM `structured_outputs.choice`,
 SGLang `regex`, llama.cpp `grammar`), elsewhere a string-enum JSON schema whose quoted answer
@@ -34,7 +41,15 @@ import json
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from sightd.engine.base import ChoiceOutput, JsonOutput, OutputConstraint, SamplingParams
+from sightd.engine.base import (
+    ChoiceOutput,
+    JsonOutput,
+    OutputConstraint,
+    SamplingParams,
+    StepLogprobs,
+    TokenLogprob,
+)
+from sightd.errors import InvalidArgument
 
 Kind = Literal["vllm", "sglang", "llamacpp", "ollama", "transformers", "openai"]
 
@@ -47,6 +62,8 @@ class Dialect:
     json_schema: bool  # enforces response_format json_schema during decoding
     native_video: bool  # takes `video_url` parts
     fps_kwargs: bool  # vLLM's mm_processor_kwargs / media_io_kwargs for a sampled video
+    penalties: bool = True  # OpenAI's presence_penalty / frequency_penalty
+    logprobs: bool = True  # OpenAI's logprobs / top_logprobs on chat completions
 
     def sampling_fields(self, params: SamplingParams, max_tokens: int) -> dict[str, Any]:
         """Body fields for the request's sampling knobs (None: the server's default)."""
@@ -61,6 +78,29 @@ class Dialect:
             body["stop"] = list(params.stop_sequences)
         if params.top_k is not None and params.top_k > 0 and self.top_k:
             body["top_k"] = params.top_k
+        for name, value in (
+            ("presence_penalty", params.presence_penalty),
+            ("frequency_penalty", params.frequency_penalty),
+        ):
+            if value is None:
+                continue
+            if not self.penalties:
+                if value == 0:
+                    continue
+                raise InvalidArgument(
+                    f"The upstream model server ({self.kind}) cannot apply {name}.",
+                    field=f"generation_config.{name}",
+                )
+            body[name] = value
+        if params.logprobs is not None:
+            if not self.logprobs:
+                raise InvalidArgument(
+                    f"The upstream model server ({self.kind}) cannot return log probabilities.",
+                    field="generation_config.response_logprobs",
+                )
+            body["logprobs"] = True
+            if params.logprobs > 0:
+                body["top_logprobs"] = params.logprobs
         return body
 
     def constraint_fields(self, constraint: OutputConstraint | None) -> dict[str, Any]:
@@ -87,6 +127,35 @@ class Dialect:
             "mm_processor_kwargs": {"fps": fps},
             "media_io_kwargs": {"video": {"num_frames": n_frames}},
         }
+
+
+def logprobs_of(choice: Any, top_n: int) -> list[StepLogprobs]:
+    """A chat choice's (or stream chunk's) `logprobs.content[]` as steps: each entry's token and
+    `logprob`, its `top_logprobs` best first (at most `top_n`); ids where the server gives them
+    (llama.cpp's `id`). Entries that are not well-formed are skipped."""
+    logprobs = choice.get("logprobs") if isinstance(choice, dict) else None
+    content = logprobs.get("content") if isinstance(logprobs, dict) else None
+    steps: list[StepLogprobs] = []
+    for entry in content if isinstance(content, list) else []:
+        chosen = _token_logprob(entry)
+        if chosen is None:
+            continue
+        tops = [t for e in entry.get("top_logprobs") or [] if (t := _token_logprob(e))]
+        tops.sort(key=lambda t: t.log_probability, reverse=True)
+        steps.append(StepLogprobs(chosen, tuple(tops[:top_n])))
+    return steps
+
+
+def _token_logprob(entry: Any) -> TokenLogprob | None:
+    if not isinstance(entry, dict):
+        return None
+    token, value = entry.get("token"), entry.get("logprob")
+    if not isinstance(token, str) or isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    token_id = entry.get("id", entry.get("token_id"))
+    if isinstance(token_id, bool) or not isinstance(token_id, int):
+        token_id = None
+    return TokenLogprob(token, token_id, max(float(value), -3.4028234663852886e38))
 
 
 def _gbnf_string(text: str) -> str:
@@ -122,7 +191,16 @@ def response_format(constraint: OutputConstraint) -> dict[str, Any]:
 
 
 def _dialect(kind: Kind, top_k: bool, stop: bool, json_schema: bool, video: bool) -> Dialect:
-    return Dialect(kind, top_k, stop, json_schema, native_video=video, fps_kwargs=kind == "vllm")
+    return Dialect(
+        kind,
+        top_k,
+        stop,
+        json_schema,
+        native_video=video,
+        fps_kwargs=kind == "vllm",
+        penalties=kind != "transformers",
+        logprobs=kind not in ("transformers", "ollama"),
+    )
 
 
 DIALECTS: dict[str, Dialect] = {
