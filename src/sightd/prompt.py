@@ -75,7 +75,39 @@ class VideoPart:
         return self.clip_start_s > 0 or self.clip_end_s < self.duration_s - 1e-3
 
 
-PromptPart = TextPart | ImagePart | VideoPart
+@dataclass(frozen=True)
+class FunctionCallPart:
+    """A function call the model made: in a model turn of the history, or in an answer.
+
+    `args_json` is the arguments object as compact JSON text (hashable, and exactly what the
+    model's template renders); `id` pairs it with its `FunctionResponsePart`.
+    """
+
+    name: str
+    args_json: str
+    id: str | None = None
+
+
+@dataclass(frozen=True)
+class FunctionResponsePart:
+    """What the client's function returned (a user turn), `response_json` as compact JSON."""
+
+    name: str
+    response_json: str
+    id: str | None = None
+
+
+@dataclass(frozen=True)
+class FunctionDecl:
+    """A function the model may call; `parameters_json` is its arguments' JSON Schema (standard
+    JSON Schema, compact text), or None when it takes no arguments."""
+
+    name: str
+    description: str = ""
+    parameters_json: str | None = None
+
+
+PromptPart = TextPart | ImagePart | VideoPart | FunctionCallPart | FunctionResponsePart
 
 
 @dataclass(frozen=True)
@@ -86,10 +118,17 @@ class Turn:
 
 @dataclass(frozen=True)
 class Prompt:
-    """A whole conversation: optional system text, then turns in order (last one is the user's)."""
+    """A whole conversation: optional system text, then turns in order (last one is the user's).
+
+    `tools` are the functions the model may call now: a backend with a tool syntax
+    (`Capabilities.tool_calls`) renders them in it; others show them as an instruction to
+    answer with one call, which services then hold to under a grammar
+    (`engine.render.functions_as_text`).
+    """
 
     turns: tuple[Turn, ...]
     system: str | None = None
+    tools: tuple[FunctionDecl, ...] = ()
 
     def images(self) -> list[ImagePart]:
         """Every still image of the prompt in order (video frames excluded)."""

@@ -8,12 +8,15 @@ were checked by the wire models; what is left here is what needs more than one f
 from __future__ import annotations
 
 from sightd import errors
+from sightd.api.functions import compact_json, function_decls, tool_choice
 from sightd.api.wire import Content, GenerateContentRequest, GenerationConfig, SamplingConfig
 from sightd.engine.base import OutputConstraint, SamplingParams
 from sightd.engine.constrain import constraint_for
 from sightd.media.b64 import decode_base64
 from sightd.prompt import Role
 from sightd.services.inputs import (
+    FunctionCallIn,
+    FunctionResponseIn,
     GenerateInput,
     InlineMedia,
     MediaIn,
@@ -25,7 +28,14 @@ from sightd.services.inputs import (
     resolution_level,
 )
 
-_ROLES: dict[str, Role] = {"user": "user", "model": "model", "assistant": "model"}
+# "function"/"tool": older clients send function results in a turn of their own.
+_ROLES: dict[str, Role] = {
+    "user": "user",
+    "model": "model",
+    "assistant": "model",
+    "function": "user",
+    "tool": "user",
+}
 
 
 def to_generate_input(req: GenerateContentRequest, model: str) -> GenerateInput:
@@ -34,11 +44,9 @@ def to_generate_input(req: GenerateContentRequest, model: str) -> GenerateInput:
         raise errors.InvalidArgument("contents is not specified", field="contents")
     system = _system_text(req.system_instruction)
     config = req.generation_config or GenerationConfig()
-    if req.tools:
-        raise errors.InvalidArgument(
-            "tools (function calling, search, code execution) are not supported by this server.",
-            field="tools",
-        )
+    _refuse_unhonoured(req, config)
+    tools = function_decls(req.tools)
+    calling = req.tool_config.function_calling_config if req.tool_config else None
     return GenerateInput(
         model=model,
         turns=turns,
@@ -53,6 +61,8 @@ def to_generate_input(req: GenerateContentRequest, model: str) -> GenerateInput:
         response_mime_type=config.response_mime_type,
         response_schema=config.response_schema,
         media_resolution=resolution_level(config.media_resolution),
+        tools=tools,
+        tool_choice=tool_choice(calling, "tool_config.function_calling_config"),
     )
 
 
@@ -68,7 +78,48 @@ def sampling_params(
         seed=config.seed,
         stop_sequences=tuple(s for s in (config.stop_sequences or []) if s),
         constraint=constraint,
+        presence_penalty=config.presence_penalty,
+        frequency_penalty=config.frequency_penalty,
+        logprobs=_logprobs(config) if isinstance(config, GenerationConfig) else None,
     )
+
+
+def _logprobs(config: GenerationConfig) -> int | None:
+    """`SamplingParams.logprobs`: None unless `responseLogprobs`; then `logprobs` top
+    candidates per step (0, the default: the chosen tokens only)."""
+    if not config.response_logprobs:
+        if config.logprobs is not None:
+            raise errors.InvalidArgument(
+                "logprobs is only valid with responseLogprobs: true.",
+                field="generation_config.logprobs",
+            )
+        return None
+    return config.logprobs or 0
+
+
+def response_modalities(values: list[str] | None, field: str) -> None:
+    """Refuse any output modality but text (this server writes text only); the SDKs send
+    `TEXT` (generateContent) or `text` (Interactions), matched case-insensitively."""
+    for i, value in enumerate(values or []):
+        if str(value).upper() not in ("TEXT", "MODALITY_UNSPECIFIED"):
+            raise errors.InvalidArgument(
+                f"response modality {value!r} is not supported; this server answers with TEXT "
+                "only.",
+                field=f"{field}[{i}]",
+            )
+
+
+def _refuse_unhonoured(req: GenerateContentRequest, config: GenerationConfig) -> None:
+    """Fields this server cannot honour are an error, never silently dropped."""
+    response_modalities(config.response_modalities, "generation_config.response_modalities")
+    if req.cached_content:
+        # Gemini answers an unknown cache with 403 "CachedContent not found (or permission
+        # denied)"; this server has no caches API, so every name is unknown: 404, as for files.
+        raise errors.NotFound(
+            f"CachedContent {req.cached_content!r} not found: this server has no context "
+            "caches (cachedContent is not supported).",
+            field="cached_content",
+        )
 
 
 def _system_text(content: Content | None) -> str | None:
@@ -113,10 +164,23 @@ def _turn(content: Content, where: str) -> TurnIn:
                     _part_resolution(part),
                 )
             )
-        elif part.function_call or part.function_response:
-            raise errors.InvalidArgument(
-                "function calling is not supported by this server.", field=field
-            )
+        elif part.function_call is not None:
+            call = part.function_call
+            if not call.name:
+                raise errors.InvalidArgument(
+                    "A functionCall needs the name of the function.",
+                    field=f"{field}.function_call.name",
+                )
+            parts.append(FunctionCallIn(call.name, compact_json(call.args or {}), call.id))
+        elif part.function_response is not None:
+            response = part.function_response
+            if not response.name:
+                raise errors.InvalidArgument(
+                    "A functionResponse needs the name of the function.",
+                    field=f"{field}.function_response.name",
+                )
+            body = compact_json(response.response or {})
+            parts.append(FunctionResponseIn(response.name, body, response.id))
         else:
             raise errors.InvalidArgument(
                 "Part must have one data field: text, inline_data or file_data.", field=field

@@ -9,8 +9,10 @@ from typing import Any
 from pydantic.alias_generators import to_camel
 
 from sightd import errors
-from sightd.api.convert import sampling_params
+from sightd.api.convert import response_modalities, sampling_params
+from sightd.api.interactions_functions import function_block, tool_choice, tools_declared
 from sightd.api.interactions_wire import (
+    FUNCTION_STEPS,
     MEDIA_BLOCKS,
     SKIPPED_BLOCKS,
     SKIPPED_STEPS,
@@ -28,7 +30,13 @@ from sightd.media.b64 import decode_base64
 from sightd.services.inputs import BlockIn, InteractionInput, StepIn, StepKind, resolution_level
 from sightd.services.models import strip_models_prefix
 
-ECHOED = ("system_instruction", "generation_config", "previous_interaction_id", "response_format")
+ECHOED = (
+    "system_instruction",
+    "generation_config",
+    "previous_interaction_id",
+    "response_format",
+    "tools",
+)
 """Request fields the Interaction repeats back as they came."""
 
 
@@ -40,8 +48,13 @@ def to_interaction_input(payload: Any) -> InteractionInput:
         raise errors.InvalidArgument("agents are not supported by this server", field="agent")
     if not req.model:
         raise errors.InvalidArgument("model is required", field="model")
+    response_modalities(req.response_modalities, "response_modalities")
     steps = tuple(step for ws in parsed.steps if (step := _step(ws)) is not None)
     constraint = constraint_from_formats(parsed, req.response_mime_type)
+    config = req.generation_config
+    tools, choice = tool_choice(
+        tools_declared(parsed.tools), config.tool_choice if config else None
+    )
     return InteractionInput(
         model=strip_models_prefix(req.model),
         steps=steps,
@@ -52,6 +65,8 @@ def to_interaction_input(payload: Any) -> InteractionInput:
         background=bool(req.background),
         store=req.store is not False,
         echo=_echo(payload),
+        tools=tools,
+        tool_choice=choice,
     )
 
 
@@ -65,10 +80,17 @@ def _echo(payload: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
+_KINDS: dict[str, StepKind] = {
+    "model_output": "model_output",
+    "function_call": "function_call",
+    "function_result": "function_result",
+}
+
+
 def _step(step: WireStep) -> StepIn | None:
     if step.type in SKIPPED_STEPS:
         return None
-    kind: StepKind = "model_output" if step.type == "model_output" else "user_input"
+    kind: StepKind = _KINDS.get(step.type, "user_input")
     blocks = tuple(b for block, where in step.content if (b := _block(block, where)) is not None)
     return StepIn(kind, blocks)
 
@@ -87,10 +109,13 @@ def _block(block: Block, where: str) -> BlockIn | None:
         if block.uri:
             return BlockIn(kind, uri=block.uri, mime_type=mime, resolution=level)
         raise errors.InvalidArgument(f"a {kind} block needs `data` or `uri`", field=where)
+    if kind in FUNCTION_STEPS:
+        return function_block(block, where)
     if kind in SKIPPED_BLOCKS:
         return None
     raise errors.InvalidArgument(
-        f"content block type {kind!r} is not supported; use text, {', '.join(MEDIA_BLOCKS)}",
+        f"content block type {kind!r} is not supported; use text, {', '.join(MEDIA_BLOCKS)}, "
+        f"{', '.join(FUNCTION_STEPS)}",
         field=f"{where}.type",
     )
 

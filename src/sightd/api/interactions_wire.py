@@ -17,7 +17,8 @@ from pydantic import AliasChoices, Field
 from sightd import errors
 from sightd.api.wire import SamplingConfig, Wire, parse_model
 
-STEP_TYPES = ("user_input", "model_output")
+FUNCTION_STEPS = ("function_call", "function_result")
+STEP_TYPES = ("user_input", "model_output", *FUNCTION_STEPS)
 SKIPPED_STEPS = ("thought",)
 TEXT_BLOCK = "text"
 MEDIA_BLOCKS = ("image", "video", "audio", "document")
@@ -34,6 +35,30 @@ class Block(Wire):
     mime_type: str | None = None
     resolution: str | None = None
     data_omitted: bool | None = None
+    # function_call (a step, or a block of a model turn): id, name, arguments
+    id: str | None = None
+    name: str | None = None
+    arguments: Any = None
+    # function_result (a step, or a block of a user_input step, as the AI SDK sends it)
+    call_id: str | None = None
+    result: Any = None
+    is_error: bool | None = None
+
+
+class FunctionTool(Wire):
+    """`tools[i]`: `{type: "function", name, description, parameters}` (JSON Schema)."""
+
+    type: str | None = None
+    name: str | None = None
+    description: str | None = None
+    parameters: Any = None
+
+
+class InteractionGenerationConfig(SamplingConfig):
+    """`generation_config`: the shared sampling knobs, and `tool_choice` (`auto` | `any` |
+    `none` | `validated`, or `{allowed_tools: {mode, tools}}`): read by `parse_tool_choice`."""
+
+    tool_choice: Any = None
 
 
 class ResponseFormat(Wire):
@@ -51,9 +76,11 @@ class InteractionRequest(Wire):
     agent: Any = None
     input: Any = None  # four shapes: read by `parse_input`
     system_instruction: str | None = None
-    generation_config: SamplingConfig | None = None
+    generation_config: InteractionGenerationConfig | None = None
+    tools: list[Any] | None = None  # each read by `parse_tools`
     response_format: Any = None  # one ResponseFormat or a list: read by `parse_formats`
     response_mime_type: str | None = None  # deprecated
+    response_modalities: list[str] | None = None  # deprecated; text only here
     stream: bool | None = None
     store: bool | None = None
     background: bool | None = None
@@ -71,14 +98,35 @@ class ParsedInteraction:
     request: InteractionRequest
     steps: tuple[WireStep, ...]
     formats: tuple[tuple[ResponseFormat, str], ...]  # each with where it was
+    tools: tuple[tuple[FunctionTool, str], ...] = ()  # each with where it was
 
 
 def parse_interaction(payload: Any) -> ParsedInteraction:
     """A `POST /interactions` body, type-checked; InvalidArgument names the first bad field."""
     request = parse_model(InteractionRequest, payload)
     return ParsedInteraction(
-        request, parse_input(request.input), parse_formats(request.response_format)
+        request,
+        parse_input(request.input),
+        parse_formats(request.response_format),
+        parse_tools(request.tools),
     )
+
+
+def parse_tools(raw: list[Any] | None) -> tuple[tuple[FunctionTool, str], ...]:
+    """`tools`: functions only; another kind (google_search, code_execution, ...) is refused by
+    name, since this server cannot run it."""
+    out: list[tuple[FunctionTool, str]] = []
+    for i, item in enumerate(raw or []):
+        where = f"tools[{i}]"
+        tool = parse_model(FunctionTool, item, where)
+        if tool.type != "function":
+            raise errors.InvalidArgument(
+                f"Tool type {tool.type!r} is not supported by this server; declare functions "
+                '({"type": "function", "name", "description", "parameters"}) instead.',
+                field=f"{where}.type",
+            )
+        out.append((tool, where))
+    return tuple(out)
 
 
 def _is_step(item: Any) -> bool:
@@ -120,6 +168,8 @@ def _step(item: dict[str, Any], where: str) -> WireStep:
         kind = "model_output" if role.lower() in ("model", "assistant") else "user_input"
     if kind in SKIPPED_STEPS:
         return WireStep(kind, ())
+    if kind in FUNCTION_STEPS:  # the step is its own one block
+        return WireStep(kind, ((parse_model(Block, item, where), where),))
     return WireStep(kind, tuple(_blocks(item.get("content"), f"{where}.content")))
 
 

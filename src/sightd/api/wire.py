@@ -21,11 +21,13 @@ from sightd.api.scalars import (
     Finite,
     Int32,
     Int64,
+    Penalty,
     PositiveInt32,
     Probability,
     StopSequences,
     Temperature,
     TopK,
+    TopLogprobs,
     duration_seconds,
 )
 
@@ -75,6 +77,18 @@ class PartMediaResolution(Wire):
     num_tokens: Int32 | None = None
 
 
+class FunctionCall(Wire):
+    name: str = ""
+    args: dict[str, Any] | None = None
+    id: str | None = None
+
+
+class FunctionResponse(Wire):
+    name: str = ""
+    response: dict[str, Any] | None = None
+    id: str | None = None
+
+
 class Part(Wire):
     text: str | None = None
     inline_data: Blob | None = None
@@ -83,8 +97,8 @@ class Part(Wire):
     media_resolution: PartMediaResolution | None = None
     thought: bool | None = None
     thought_signature: str | None = None
-    function_call: dict[str, Any] | None = None
-    function_response: dict[str, Any] | None = None
+    function_call: FunctionCall | None = None
+    function_response: FunctionResponse | None = None
     executable_code: dict[str, Any] | None = None
     code_execution_result: dict[str, Any] | None = None
 
@@ -109,14 +123,14 @@ class SamplingConfig(Wire):
     max_output_tokens: PositiveInt32 | None = None
     stop_sequences: StopSequences | None = None
     seed: Int64 | None = None
-    presence_penalty: Finite | None = None
-    frequency_penalty: Finite | None = None
+    presence_penalty: Penalty | None = None
+    frequency_penalty: Penalty | None = None
 
 
 class GenerationConfig(SamplingConfig):
     candidate_count: Int32 | None = None
     response_logprobs: bool | None = None
-    logprobs: Int32 | None = None
+    logprobs: TopLogprobs | None = None
     response_mime_type: str | None = None
     response_schema: dict[str, Any] | None = None
     response_json_schema: Any = None
@@ -125,14 +139,60 @@ class GenerationConfig(SamplingConfig):
     thinking_config: ThinkingConfig | None = None
 
 
+class FunctionDeclaration(Wire):
+    name: str
+    description: str | None = None
+    parameters: dict[str, Any] | None = None
+    parameters_json_schema: Any = None
+    response: dict[str, Any] | None = None
+    response_json_schema: Any = None
+    behavior: str | None = None
+
+
+# Tool kinds besides functions, named so that a request using one is refused by name.
+OTHER_TOOLS = (
+    "google_search",
+    "google_search_retrieval",
+    "code_execution",
+    "url_context",
+    "retrieval",
+    "computer_use",
+    "file_search",
+    "google_maps",
+    "enterprise_web_search",
+)
+
+
+class Tool(Wire):
+    function_declarations: list[FunctionDeclaration] | None = None
+    google_search: Any = None
+    google_search_retrieval: Any = None
+    code_execution: Any = None
+    url_context: Any = None
+    retrieval: Any = None
+    computer_use: Any = None
+    file_search: Any = None
+    google_maps: Any = None
+    enterprise_web_search: Any = None
+
+
+class FunctionCallingConfig(Wire):
+    mode: str | None = None
+    allowed_function_names: list[str] | None = None
+
+
+class ToolConfig(Wire):
+    function_calling_config: FunctionCallingConfig | None = None
+
+
 class GenerateContentRequest(Wire):
     model: str | None = None
     contents: list[Content] = []
     system_instruction: Content | None = None
     generation_config: GenerationConfig | None = None
     safety_settings: list[dict[str, Any]] | None = None
-    tools: list[dict[str, Any]] | None = None
-    tool_config: dict[str, Any] | None = None
+    tools: list[Tool] | None = None
+    tool_config: ToolConfig | None = None
     cached_content: str | None = None
 
     @field_validator("system_instruction", mode="before")

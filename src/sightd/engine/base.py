@@ -16,18 +16,23 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import Literal, Protocol, runtime_checkable
 
-from sightd.prompt import Prompt
+from sightd.prompt import FunctionCallPart, Prompt
 
-FinishReason = Literal["STOP", "MAX_TOKENS"]
+FinishReason = Literal["STOP", "MAX_TOKENS", "MALFORMED_FUNCTION_CALL"]
 
 
 @dataclass(frozen=True)
 class JsonOutput:
     """The answer must be one JSON value valid under `schema_json` (a JSON Schema as canonical
     JSON text, already reduced to what the engine enforces by `sightd.engine.constrain`), or
-    any JSON value when it is None. Text, so the constraint is hashable and cacheable."""
+    any JSON value when it is None. Text, so the constraint is hashable and cacheable.
+
+    `full_schema_json` is the caller's whole schema (standard JSON Schema, canonical text) when
+    decoding enforces only part of it; `sightd.services.checked` validates answers against it.
+    None when `schema_json` is all there is to enforce."""
 
     schema_json: str | None = None
+    full_schema_json: str | None = None
 
 
 @dataclass(frozen=True)
@@ -54,22 +59,54 @@ class SamplingParams:
     seed: int | None = None
     stop_sequences: tuple[str, ...] = ()
     constraint: OutputConstraint | None = None
+    # OpenAI-style penalties over the generated tokens: logit -= presence·[count > 0] +
+    # frequency·count. None or 0: off.
+    presence_penalty: float | None = None
+    frequency_penalty: float | None = None
+    # Per-token log probabilities: None: not wanted; n ≥ 0: the chosen token's and the top n.
+    logprobs: int | None = None
+
+
+@dataclass(frozen=True)
+class TokenLogprob:
+    """One token and its natural-log probability. `token_id` is None where an upstream server
+    does not tell it."""
+
+    token: str
+    token_id: int | None
+    log_probability: float
+
+
+@dataclass(frozen=True)
+class StepLogprobs:
+    """One decoding step: the token chosen, and the `SamplingParams.logprobs` most likely
+    tokens (best first; the chosen one need not be among them), all under the distribution the
+    token was chosen from."""
+
+    chosen: TokenLogprob
+    top: tuple[TokenLogprob, ...] = ()
 
 
 @dataclass(frozen=True)
 class Completion:
-    """The finished answer of one generation."""
+    """The finished answer of one generation: text, and the function calls the model made
+    (parsed and checked by services; backends return the model's text as produced)."""
 
     text: str
     finish_reason: FinishReason
     output_tokens: int
+    calls: tuple[FunctionCallPart, ...] = ()
+    # One entry per generated token when `SamplingParams.logprobs` was set, else None.
+    logprobs: tuple[StepLogprobs, ...] | None = None
 
 
 @dataclass(frozen=True)
 class TextDelta:
-    """New text produced while streaming (never re-sends earlier text)."""
+    """New text produced while streaming (never re-sends earlier text), with the log
+    probabilities of the tokens produced since the previous delta, when they were asked for."""
 
     text: str
+    logprobs: tuple[StepLogprobs, ...] = ()
 
 
 class MediaSizing(Protocol):
@@ -115,7 +152,10 @@ class Capabilities:
     - `constraints`: output constraints enforced during decoding (answers are validated
       after decoding either way);
     - `max_concurrency`: generations it runs at once; `max_queue`: how many more may wait
-      before it answers 429.
+      before it answers 429;
+    - `tool_calls`: it renders `Prompt.tools` and function turns in its model's own tool syntax
+      (Qwen's `<tool_call>` JSON, `sightd.engine.tools`), so the model may choose to call a
+      function (AUTO mode); without it functions are called only under a grammar (ANY).
     """
 
     native_video: bool = False
@@ -123,6 +163,7 @@ class Capabilities:
     constraints: frozenset[Constraint] = frozenset()
     max_concurrency: int = 1
     max_queue: int = 32
+    tool_calls: bool = False
 
 
 @runtime_checkable

@@ -13,10 +13,20 @@ from __future__ import annotations
 
 import dataclasses
 
+from sightd.engine.tools import call_as_text, generic_instruction, response_as_text
 from sightd.media.sampling import timestamp_mmss
-from sightd.prompt import ImagePart, Prompt, PromptPart, TextPart, Turn, VideoPart
+from sightd.prompt import (
+    FunctionCallPart,
+    FunctionResponsePart,
+    ImagePart,
+    Prompt,
+    PromptPart,
+    TextPart,
+    Turn,
+    VideoPart,
+)
 
-FlatPart = TextPart | ImagePart
+FlatPart = TextPart | ImagePart | FunctionCallPart | FunctionResponsePart
 
 
 def video_header(video: VideoPart) -> str:
@@ -91,3 +101,22 @@ def flatten_videos(prompt: Prompt) -> Prompt:
         return prompt
     turns = tuple(Turn(t.role, tuple(flatten_parts(t.parts))) for t in prompt.turns)
     return dataclasses.replace(prompt, turns=turns)
+
+
+def functions_as_text(prompt: Prompt) -> Prompt:
+    """The prompt for a model without a tool syntax: function calls and results in the history
+    become text (a call as the JSON the model was asked for), and declared tools an instruction
+    at the end of the system text."""
+    turns = tuple(Turn(t.role, tuple(_function_text(p) for p in t.parts)) for t in prompt.turns)
+    system = prompt.system
+    if prompt.tools:
+        system = "\n\n".join(s for s in (system, generic_instruction(prompt.tools)) if s)
+    return dataclasses.replace(prompt, turns=turns, system=system, tools=())
+
+
+def _function_text(part: PromptPart) -> PromptPart:
+    if isinstance(part, FunctionCallPart):
+        return TextPart(call_as_text(part))
+    if isinstance(part, FunctionResponsePart):
+        return TextPart(response_as_text(part))
+    return part

@@ -9,6 +9,7 @@ generation (its `plan` decides), so they come back as Gemini's bare JSON on ever
 from __future__ import annotations
 
 import dataclasses
+import logging
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
@@ -16,10 +17,14 @@ from sightd import errors
 from sightd.engine.base import Backend, Completion, SamplingParams, TextDelta
 from sightd.engine.loading import EngineHandle
 from sightd.prompt import Prompt
+from sightd.services import checked
 from sightd.services.inputs import GenerateInput
 from sightd.services.materialize import Materializer, TokenUsage
 from sightd.services.models import ModelCatalog
 from sightd.services.spatial import SpatialPlan, SpatialService
+from sightd.services.tools import ToolPlan, finish_chosen, finish_constrained, plan_tools
+
+log = logging.getLogger(__name__)
 
 MAX_CANDIDATES = 8
 
@@ -81,8 +86,9 @@ class GenerateService:
 
     async def _prepare(
         self, owner: str, inp: GenerateInput
-    ) -> tuple[Backend, str, Prompt, TokenUsage]:
+    ) -> tuple[Backend, str, Prompt, TokenUsage, ToolPlan | None]:
         backend, version = self._backend(inp.model)
+        tools = plan_tools(inp, backend.capabilities, backend.info.id)
         _check_candidates(inp.candidate_count)
         if not inp.turns:
             raise errors.InvalidArgument("contents must not be empty", field="contents")
@@ -93,26 +99,60 @@ class GenerateService:
             backend.count_text_tokens,
             backend.info.sizing,
         )
-        return backend, version, prompt, usage
+        if tools is not None:
+            prompt = tools.prompt(prompt)
+        return backend, version, prompt, usage, tools
 
-    def _plan(self, prompt: Prompt, inp: GenerateInput) -> SpatialPlan | None:
-        return self.spatial.plan(prompt, inp.params) if self.spatial is not None else None
+    def _plan(
+        self, prompt: Prompt, inp: GenerateInput, tools: ToolPlan | None
+    ) -> SpatialPlan | None:
+        if self.spatial is None or tools is not None:
+            return None  # a request offering functions is answered by the model, not spatial
+        return self.spatial.plan(prompt, inp.params)
 
     async def _complete(
         self, backend: Backend, prompt: Prompt, plan: SpatialPlan | None, params: SamplingParams
     ) -> Completion:
         if plan is not None and self.spatial is not None:
             return await self.spatial.run(backend, plan, params)
-        return await backend.generate(prompt, params)
+        return await checked.checked(lambda p: backend.generate(prompt, p), params)
+
+    async def _with_tools(
+        self, backend: Backend, prompt: Prompt, tools: ToolPlan, params: SamplingParams
+    ) -> Completion:
+        done = await self._complete(backend, prompt, None, tools.params(params))
+        return await self._finish_tools(backend, prompt, tools, params, done)
+
+    async def _finish_tools(
+        self,
+        backend: Backend,
+        prompt: Prompt,
+        tools: ToolPlan,
+        params: SamplingParams,
+        done: Completion,
+    ) -> Completion:
+        """Calls parsed out of (or decoded as) the answer; a malformed chosen call is made
+        again under the call grammar, once."""
+        if tools.grammar is not None:
+            return finish_constrained(done, tools.decls, allow_text=tools.allow_text)
+        chosen = finish_chosen(done, tools.decls)
+        if chosen is not None:
+            return chosen
+        log.info("the model wrote a malformed function call; making it again under a grammar")
+        again = await self._complete(backend, prompt, None, tools.strict(params))
+        out = finish_constrained(again, tools.decls)
+        return dataclasses.replace(out, output_tokens=done.output_tokens + again.output_tokens)
 
     async def generate(self, owner: str, inp: GenerateInput) -> GenerateResult:
-        backend, version, prompt, usage = await self._prepare(owner, inp)
-        plan = self._plan(prompt, inp)
+        backend, version, prompt, usage, tools = await self._prepare(owner, inp)
+        plan = self._plan(prompt, inp, tools)
         candidates = []
         for i in range(inp.candidate_count):
-            candidates.append(
-                await self._complete(backend, prompt, plan, _params_for(inp.params, i))
-            )
+            params = _params_for(inp.params, i)
+            if tools is not None:
+                candidates.append(await self._with_tools(backend, prompt, tools, params))
+            else:
+                candidates.append(await self._complete(backend, prompt, plan, params))
         return GenerateResult(candidates, usage, version)
 
     async def stream(self, owner: str, inp: GenerateInput) -> AsyncIterator[StreamItem]:
@@ -121,8 +161,9 @@ class GenerateService:
         Errors in resolving the request raise before the first item, so the API can still
         answer with a plain error status. A spatial answer comes as one delta.
         """
-        backend, version, prompt, usage = await self._prepare(owner, inp)
-        return self._stream(backend, version, prompt, usage, inp, self._plan(prompt, inp))
+        backend, version, prompt, usage, tools = await self._prepare(owner, inp)
+        plan = self._plan(prompt, inp, tools)
+        return self._stream(backend, version, prompt, usage, inp, plan, tools)
 
     async def _stream(
         self,
@@ -132,11 +173,16 @@ class GenerateService:
         usage: TokenUsage,
         inp: GenerateInput,
         plan: SpatialPlan | None,
+        tools: ToolPlan | None = None,
     ) -> AsyncIterator[StreamItem]:
         yield StreamStart(usage, version)
         for i in range(inp.candidate_count):
             params = _params_for(inp.params, i)
-            if plan is not None:
+            if tools is not None:
+                async for step in self._stream_tools(backend, prompt, tools, params, i):
+                    yield step
+                continue
+            if plan is not None or checked.needs_buffering(params, backend.capabilities):
                 done = await self._complete(backend, prompt, plan, params)
                 yield CandidateDelta(i, TextDelta(done.text))
                 yield CandidateDone(i, done)
@@ -148,9 +194,34 @@ class GenerateService:
                         if item.text:
                             yield CandidateDelta(i, item)
                     else:
-                        yield CandidateDone(i, item)
+                        yield CandidateDone(i, checked.final(item, params))
             finally:
                 await _aclose(stream)
+
+    async def _stream_tools(
+        self, backend: Backend, prompt: Prompt, tools: ToolPlan, params: SamplingParams, i: int
+    ) -> AsyncIterator[StreamItem]:
+        """A candidate that may call functions: a call made under the grammar arrives whole at
+        the end; a model choosing streams its text until a call starts, then the calls."""
+        scanner = tools.scanner()
+        if scanner is None:
+            yield CandidateDone(i, await self._with_tools(backend, prompt, tools, params))
+            return
+        stream = backend.stream(prompt, tools.params(params))
+        try:
+            async for piece in stream:
+                if isinstance(piece, TextDelta):
+                    if text := scanner.feed(piece.text):
+                        yield CandidateDelta(i, TextDelta(text))
+                elif not scanner.calling:
+                    if rest := scanner.finish():
+                        yield CandidateDelta(i, TextDelta(rest))
+                    yield CandidateDone(i, piece)
+                else:
+                    done = await self._finish_tools(backend, prompt, tools, params, piece)
+                    yield CandidateDone(i, done)
+        finally:
+            await _aclose(stream)
 
 
 async def _aclose(stream: object) -> None:

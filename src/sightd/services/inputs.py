@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from sightd.engine.base import SamplingParams
-from sightd.prompt import Role
+from sightd.prompt import FunctionDecl, Role
 
 _FILE_URI = re.compile(r"(?:^|/)files/([a-z0-9]+)/?$")
 
@@ -73,7 +73,38 @@ class MediaIn:
     resolution: str | None = None  # low | medium | high | ultra_high
 
 
-PartIn = TextIn | MediaIn
+@dataclass(frozen=True)
+class FunctionCallIn:
+    """A call the model made earlier (a model turn of the history); args as compact JSON."""
+
+    name: str
+    args_json: str
+    id: str | None = None
+
+
+@dataclass(frozen=True)
+class FunctionResponseIn:
+    """The result of a call, sent back by the client (a user turn); compact JSON."""
+
+    name: str
+    response_json: str
+    id: str | None = None
+
+
+PartIn = TextIn | MediaIn | FunctionCallIn | FunctionResponseIn
+
+ToolMode = Literal["AUTO", "ANY", "NONE", "VALIDATED"]
+
+
+@dataclass(frozen=True)
+class ToolChoice:
+    """Which declared functions the model may call, and how (`functionCallingConfig`):
+    AUTO lets the model choose between text and calls, ANY makes it call one of `allowed`
+    (all when empty), NONE forbids calls, VALIDATED lets it choose but checks its calls."""
+
+    mode: ToolMode = "AUTO"
+    allowed: tuple[str, ...] = ()
+    field: str = "tool_config.function_calling_config"  # where it came from, for errors
 
 
 @dataclass(frozen=True)
@@ -92,12 +123,18 @@ class GenerateInput:
     response_mime_type: str | None = None
     response_schema: dict[str, object] | None = None
     media_resolution: str | None = None
+    tools: tuple[FunctionDecl, ...] = ()
+    tool_choice: ToolChoice = field(default_factory=ToolChoice)
 
 
 @dataclass(frozen=True)
 class BlockIn:
     """One Interactions content block: text, or media (image, video, audio, document) by
-    bytes or URI. `data_omitted` marks stored history whose large inline bytes were dropped."""
+    bytes or URI. `data_omitted` marks stored history whose large inline bytes were dropped.
+
+    A `function_call` block holds `call`; a `function_result` block holds `result` (its name
+    is "" when the client left it out: the call it answers names it) and `is_error`. `where`
+    is where a function block sat in the request, for error messages."""
 
     type: str
     text: str | None = None
@@ -106,14 +143,19 @@ class BlockIn:
     mime_type: str | None = None
     resolution: str | None = None
     data_omitted: bool = False
+    call: FunctionCallIn | None = None
+    result: FunctionResponseIn | None = None
+    is_error: bool = False
+    where: str | None = None
 
 
-StepKind = Literal["user_input", "model_output"]
+StepKind = Literal["user_input", "model_output", "function_call", "function_result"]
 
 
 @dataclass(frozen=True)
 class StepIn:
-    """One step of an interaction's timeline (thought steps and blocks already dropped)."""
+    """One step of an interaction's timeline (thought steps and blocks already dropped). A
+    `function_call` or `function_result` step holds its one block of that type."""
 
     type: StepKind
     content: tuple[BlockIn, ...]
@@ -136,6 +178,8 @@ class InteractionInput:
     background: bool = False
     store: bool = True
     echo: Mapping[str, Any] = field(default_factory=dict)
+    tools: tuple[FunctionDecl, ...] = ()
+    tool_choice: ToolChoice = field(default_factory=ToolChoice)
 
 
 ResolutionLevel = Literal["low", "medium", "high", "ultra_high"]

@@ -7,7 +7,9 @@ takes them.
   source `MM:SS`;
 - videos as frames: `engine.render`'s shared interleaving, each frame after its source
   `MM:SS` (a clip from 20:50 reads 20:50, not 00:00);
-- model turns: their text (chat templates render no images in assistant turns).
+- model turns: their text (chat templates render no images in assistant turns);
+- functions: declarations as an instruction and calls/results as text
+  (`engine.render.functions_as_text`); the call itself is made under a JSON grammar upstream.
 
 Encoding images is CPU work: build messages off the event loop.
 """
@@ -16,7 +18,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from sightd.engine.render import interleave_video, speech_line, video_header
+from sightd.engine.render import (
+    functions_as_text,
+    interleave_video,
+    speech_line,
+    video_header,
+)
 from sightd.media.encode import image_data_url, video_data_url
 from sightd.media.sampling import timestamp_mmss
 from sightd.prompt import ImagePart, Prompt, PromptPart, TextPart, VideoPart
@@ -57,16 +64,22 @@ def _content(parts: tuple[PromptPart, ...], native_video: bool) -> list[dict[str
             out.append(_text(part.text))
         elif isinstance(part, ImagePart):
             out.append(_image(part))
+        elif not isinstance(part, VideoPart):
+            continue  # function parts: made text by `functions_as_text` before
         elif native_video:
             out += native_video_content(part)
         else:
             for item in interleave_video(part):
-                out.append(_text(item.text) if isinstance(item, TextPart) else _image(item))
+                if isinstance(item, TextPart):
+                    out.append(_text(item.text))
+                elif isinstance(item, ImagePart):
+                    out.append(_image(item))
     return out
 
 
 def to_messages(prompt: Prompt, *, native_video: bool) -> list[Message]:
     """The conversation as chat-completions `messages`."""
+    prompt = functions_as_text(prompt)
     messages: list[Message] = []
     if prompt.system:
         messages.append({"role": "system", "content": prompt.system})

@@ -18,9 +18,17 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
-from sightd.engine.render import flatten_videos, native_video
+from sightd.engine.render import flatten_videos, functions_as_text, native_video
+from sightd.engine.tools import hermes_call, hermes_response, hermes_tools_block
 from sightd.errors import FailedPrecondition, Unimplemented
-from sightd.prompt import ImagePart, Prompt, TextPart, VideoPart
+from sightd.prompt import (
+    FunctionCallPart,
+    FunctionResponsePart,
+    ImagePart,
+    Prompt,
+    TextPart,
+    VideoPart,
+)
 
 if TYPE_CHECKING:
     from sightd.engine.transformers.no_torchvision import VideoFactory
@@ -45,6 +53,12 @@ class Family:
     video: Literal["qwen2", "qwen3"] | None = None
     # The native box dialect the family was trained on (`grounding.native`), if any.
     grounding: str | None = None
+    # The tool-call syntax the family was trained on (`engine.tools`): "hermes" is Qwen's
+    # `<tool_call>` JSON. None: tools become an instruction and calls are made under a grammar.
+    tool_syntax: Literal["hermes"] | None = None
+    # The system prompt its template injects when none is given (kept when sightd writes the
+    # system prompt itself, to add tools the template cannot render).
+    default_system: str | None = None
 
     @property
     def native_video(self) -> bool:
@@ -61,7 +75,11 @@ class Family:
         return NumpyQwenVideoProcessor.factory(total_pixels=self.video == "qwen3")
 
     def messages(
-        self, prompt: Prompt, video_input: Callable[[VideoPart], Any] | None = None
+        self,
+        prompt: Prompt,
+        video_input: Callable[[VideoPart], Any] | None = None,
+        *,
+        template_tools: bool = False,
     ) -> list[Message]:
         """The conversation in transformers' chat format, images inline in their order.
 
@@ -71,19 +89,42 @@ class Family:
         `video_input(part)`, then its speech lines (`engine.render.native_video`); otherwise it
         is shown as its frames after their `MM:SS`. Model turns become "assistant" turns; the
         templates render only their text, so media there are dropped (with a log line).
+
+        Function calls and results: with `template_tools` (the template renders tools) a call
+        is an assistant message's `tool_calls` and a result a "tool" message, and the caller
+        passes `prompt.tools` to the template; a family with a tool syntax whose template has
+        none gets the same text written here (the tools block in the system prompt, calls and
+        results in the turns); a family without one sees them as plain text.
         """
         native = self.native_video and video_input is not None
         if not native:
             prompt = flatten_videos(prompt)
+        if self.tool_syntax is None:
+            prompt = functions_as_text(prompt)
+        written = self.tool_syntax is not None and not template_tools
+        system = prompt.system
+        if written and prompt.tools:
+            head = system or self.default_system
+            system = "\n\n".join(t for t in (head, hermes_tools_block(prompt.tools)) if t)
         messages: list[Message] = []
-        if prompt.system:
-            messages.append({"role": "system", "content": [_text(prompt.system)]})
+        if system:
+            messages.append({"role": "system", "content": [_text(system)]})
         for turn in prompt.turns:
             role = "user" if turn.role == "user" else "assistant"
             content: list[dict[str, Any]] = []
+            calls: list[FunctionCallPart] = []
             for part in turn.parts:
                 if isinstance(part, TextPart):
                     content.append(_text(part.text))
+                    continue
+                if isinstance(part, FunctionCallPart):
+                    calls.append(part)
+                    continue
+                if isinstance(part, FunctionResponsePart):
+                    if written:
+                        content.append(_text(hermes_response(part)))
+                    else:
+                        messages.append({"role": "tool", "content": part.response_json})
                     continue
                 if role == "assistant":
                     log.warning("dropping media from a model turn: %s cannot show it", self.name)
@@ -97,9 +138,17 @@ class Family:
                             content.append(_text(item.text))
                         else:
                             content.append({"type": "video", "video": video_input(item)})
+            if calls and written:
+                lead = "\n" if any(item.get("text") for item in content) else ""
+                content.append(_text(lead + "\n".join(hermes_call(c) for c in calls)))
+            elif calls:
+                messages.append(_assistant_calls(content, calls))
+                continue
+            if not content and role == "user" and messages and messages[-1]["role"] == "tool":
+                continue  # the turn held only function results
             if not content:  # SmolVLM's template indexes content[0]
                 content.append(_text(""))
-            messages.append({"role": role, "content": content})
+            messages.append({"role": role, "content": _joined(content)})
         return messages
 
     def image_max_side_px(self, image_processor: Any) -> int:
@@ -135,6 +184,39 @@ def _text(text: str) -> dict[str, Any]:
     return {"type": "text", "text": text}
 
 
+def _joined(content: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Consecutive hermes results of one turn are separated by a newline, as Qwen's template
+    separates "tool" messages."""
+    out: list[dict[str, Any]] = []
+    for item in content:
+        text = item.get("text")
+        prev = out[-1].get("text") if out else None
+        if (
+            isinstance(text, str)
+            and isinstance(prev, str)
+            and prev.endswith("</tool_response>")
+            and text.startswith("<tool_response>")
+        ):
+            out[-1] = _text(prev + "\n" + text)
+            continue
+        out.append(item)
+    return out
+
+
+def _assistant_calls(content: list[dict[str, Any]], calls: list[FunctionCallPart]) -> Message:
+    """An assistant message with `tool_calls` for a template that renders them (its text as a
+    string: an empty one is falsy there, so no newline precedes the first call)."""
+    text = "".join(str(item.get("text", "")) for item in content)
+    return {
+        "role": "assistant",
+        "content": text,
+        "tool_calls": [
+            {"type": "function", "function": {"name": c.name, "arguments": json.loads(c.args_json)}}
+            for c in calls
+        ],
+    }
+
+
 FAMILIES: tuple[Family, ...] = (
     Family(
         "qwen3-vl",
@@ -142,6 +224,7 @@ FAMILIES: tuple[Family, ...] = (
         default_max_output_tokens=16384,
         video="qwen3",
         grounding="qwen3-vl",
+        tool_syntax="hermes",
     ),
     Family(
         "qwen2.5-vl",
@@ -149,6 +232,8 @@ FAMILIES: tuple[Family, ...] = (
         default_max_output_tokens=8192,
         video="qwen2",
         grounding="qwen2.5-vl",
+        tool_syntax="hermes",
+        default_system="You are a helpful assistant.",
     ),
     Family("smolvlm2", ("smolvlm",), default_max_output_tokens=2048, strip_leading_space=True),
     Family("smolvlm", ("idefics3",), default_max_output_tokens=2048, strip_leading_space=True),
