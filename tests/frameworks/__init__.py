@@ -15,18 +15,11 @@ Also here: `recorder.Recorder`, a canned Gemini stand-in, with `capture.py` (wha
 sends, saved as JSON) and `probe.py` (what each client needs in an answer).
 
 pydantic-ai-slim[google] 2.68 and langchain-google-genai 4.4 declare google-genai<3, the main
-venv has 3.x, so these run in their own venv that sees the main one underneath:
+venv has 3.x, so these run in their own venv that sees the main one underneath, built by
+`make frameworks` (`setup_venv.sh`: the pins of pyproject.toml's `frameworks` extra, every
+shared package held to the main venv's version) and run by `make test`:
 
-    python3.11 -m venv ~/.cache/sightd-test/frameworks-venv
-    V=~/.cache/sightd-test/frameworks-venv
-    .venv/bin/pip freeze | grep -v -iE '^(google-genai|-e|sightd)' | grep == > /tmp/c.txt
-    $V/bin/pip install -c /tmp/c.txt 'pydantic-ai-slim[google]==2.68.0' \\
-        langchain-google-genai==4.4.2 langchain-core==1.8.3 litellm==1.110.2
-    echo "import site; site.addsitedir('$PWD/.venv/lib/python3.11/site-packages')" \\
-        > $V/lib/python3.11/site-packages/zz_sightd_main_venv.pth
-    (cd tests/e2e/js && npm install)
-
-    $V/bin/python -m pytest tests/frameworks -m slow -p no:cacheprovider
-    SIGHTD_FRAMEWORK_RUNS=5 SIGHTD_FRAMEWORK_FAMILIES=qwen3-vl $V/bin/python -m pytest ...
+    .venv-frameworks/bin/python -m pytest -p no:cacheprovider tests/frameworks
+    SIGHTD_FRAMEWORK_RUNS=100 SIGHTD_FRAMEWORK_FAMILIES=qwen3-vl .venv-frameworks/bin/python ...
 
 In the main venv the modules skip (the libraries are not importable there)."""
