@@ -1,7 +1,9 @@
 """`create_app(settings)`: the FastAPI application with every route under `/v1`, `/v1beta` and
 `/v1alpha` (and again under the configured path prefix). The lifespan builds the services onto
 `app.state` — database, files, engine (loading in the background so the server answers at
-once), generation and interactions — and stops them on shutdown.
+once), generation and interactions — and stops them on shutdown. Beside them: the access
+middleware (request ids, access log, `app.state.metrics`), the probes `/healthz`, `/livez`,
+`/readyz`, `/metrics` and the drain state (`app.state.drain`, see api/shutdown.py).
 """
 
 from __future__ import annotations
@@ -17,9 +19,13 @@ from sightd.api import files as files_api
 from sightd.api import generate as generate_api
 from sightd.api import interactions as interactions_api
 from sightd.api import models as models_api
+from sightd.api import ops as ops_api
 from sightd.api import upload as upload_api
 from sightd.api import web as web_api
 from sightd.api.errors import install_error_handlers
+from sightd.api.metrics import Metrics
+from sightd.api.middleware import AccessMiddleware
+from sightd.api.shutdown import Drain
 from sightd.engine.loading import EngineHandle
 from sightd.services.wiring import open_services
 from sightd.settings import Settings
@@ -43,6 +49,10 @@ def create_app(settings: Settings, engine: EngineHandle | None = None) -> FastAP
             app.state.generate = services.generate
             app.state.interactions = services.interactions
             yield
+            # Shutdown: background interactions get what the drain left of its deadline
+            # (uvicorn already drained the HTTP requests), then are cancelled and failed.
+            drain.begin()
+            await services.interactions.stop(drain.remaining_s())
 
     app = FastAPI(
         title="sightd",
@@ -54,7 +64,13 @@ def create_app(settings: Settings, engine: EngineHandle | None = None) -> FastAP
         openapi_url=None,
     )
     app.state.settings = settings
+    metrics = Metrics()
+    drain = Drain(settings.drain_timeout_s)
+    app.state.metrics = metrics
+    app.state.drain = drain
+    app.add_middleware(AccessMiddleware, metrics=metrics, drain=drain, settings=settings)
     install_error_handlers(app)
+    app.include_router(ops_api.router)  # /livez, /readyz, /metrics
     prefixes = [""] + ([settings.path_prefix] if settings.path_prefix else [])
     for prefix in prefixes:
         for version in API_VERSIONS:

@@ -92,6 +92,7 @@ def bind_host(settings: Settings) -> tuple[str, str | None]:
 def cmd_serve(args: argparse.Namespace) -> int:
     import uvicorn
 
+    from sightd.api.shutdown import DrainingServer
     from sightd.app import create_app
 
     settings = settings_from_args(args)
@@ -114,13 +115,18 @@ def cmd_serve(args: argparse.Namespace) -> int:
         settings.port,
         settings.path_prefix,
     )
-    uvicorn.run(
-        create_app(settings),
+    app = create_app(settings)
+    config = uvicorn.Config(
+        app,
         host=host,
         port=settings.port,
         log_level=settings.log_level.lower(),
-        timeout_graceful_shutdown=5,
+        access_log=False,  # sightd.access writes the one line per request (api/middleware.py)
+        # the drain phase already waited --drain-timeout-s; then what is left is cancelled
+        timeout_graceful_shutdown=1,
     )
+    metrics = app.state.metrics
+    DrainingServer(config, app.state.drain, lambda: metrics.in_flight).run()
     return 0
 
 
@@ -279,6 +285,11 @@ def build_parser() -> argparse.ArgumentParser:
             {
                 "data_dir",
                 "database_url",
+                "blob_store",
+                "s3_endpoint_url",
+                "s3_bucket",
+                "s3_prefix",
+                "s3_region",
                 "file_ttl_s",
                 "max_file_bytes",
                 "storage_quota_bytes",

@@ -73,13 +73,18 @@ def _validation_message(exc: RequestValidationError) -> tuple[str, str | None]:
     return (f"Invalid value at '{loc}': {msg}" if loc else msg), (loc or None)
 
 
+def request_id_of(request: Request) -> str:
+    """The id the access middleware gave this request ("-" without it)."""
+    return str(request.scope.get("state", {}).get("request_id", "-"))
+
+
 def install_error_handlers(app: FastAPI) -> None:
     """Route every failure through `error_response`."""
 
     @app.exception_handler(errors.SightdError)
-    async def _sightd(_req: Request, exc: errors.SightdError) -> JSONResponse:
+    async def _sightd(req: Request, exc: errors.SightdError) -> JSONResponse:
         if exc.http_code >= 500:
-            log.warning("%s: %s", exc.status, exc.message)
+            log.warning("%s: %s (request_id=%s)", exc.status, exc.message, request_id_of(req))
         return error_response(exc)
 
     @app.exception_handler(RequestValidationError)
@@ -95,6 +100,6 @@ def install_error_handlers(app: FastAPI) -> None:
         return error_response(from_http_status(exc.status_code, detail))
 
     @app.exception_handler(Exception)
-    async def _unexpected(_req: Request, exc: Exception) -> JSONResponse:
-        log.exception("unhandled error")
+    async def _unexpected(req: Request, exc: Exception) -> JSONResponse:
+        log.exception("unhandled error (request_id=%s)", request_id_of(req))
         return error_response(errors.Internal(f"Internal error: {type(exc).__name__}"))

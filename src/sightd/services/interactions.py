@@ -3,7 +3,12 @@
 An interaction is one generation over `input` (plus the history of `previous_interaction_id`)
 run through the same GenerateService as generateContent, recorded as a timeline of steps: the
 user_input steps, then one model_output step whose first block is text (the SDKs' seeds print
-`steps[-1].content[0].text`).
+`steps[-1].content[0].text`). Its status is `completed`, or `incomplete` when the answer was
+cut by `max_output_tokens` — plain, streamed and in the background alike.
+
+An answer that calls functions ends with a function_call step per call (after its text, if
+any) and has status `requires_action`; streamed, each call is a step.start, one
+`arguments_delta` step.delta and a step.stop.
 """
 
 from __future__ import annotations
@@ -16,9 +21,16 @@ from datetime import UTC, datetime
 from typing import Any
 
 from sightd import errors
+from sightd.engine.base import Completion
 from sightd.services.generate import CandidateDelta, CandidateDone, GenerateService, StreamStart
 from sightd.services.inputs import GenerateInput, InteractionInput
-from sightd.services.interaction_steps import steps_from_json, steps_json, steps_to_turns
+from sightd.services.interaction_steps import (
+    call_events,
+    output_steps,
+    steps_from_json,
+    steps_json,
+    steps_to_turns,
+)
 from sightd.services.materialize import TokenUsage
 from sightd.storage.interactions import InteractionRow, InteractionStore
 
@@ -66,11 +78,23 @@ class InteractionService:
         """Start the expiry sweeper (stored interactions live `InteractionStore.ttl_s`)."""
         self._sweeper = asyncio.create_task(self._sweep_loop(), name="sightd-interaction-sweeper")
 
-    async def stop(self) -> None:
+    async def stop(self, drain_s: float = 0.0) -> None:
+        """Stop the sweeper; give background runs `drain_s` to finish, then cancel the rest
+        and mark them failed (the server stopped), so no client polls them forever."""
         if self._sweeper is not None:
             self._sweeper.cancel()
             await asyncio.gather(self._sweeper, return_exceptions=True)
             self._sweeper = None
+        running = dict(self._background)
+        if running and drain_s > 0:
+            await asyncio.wait(running.values(), timeout=drain_s)
+        stopped = [iid for iid, task in running.items() if not task.done()]
+        for iid in stopped:
+            running[iid].cancel()
+        await asyncio.gather(*running.values(), return_exceptions=True)
+        if stopped:
+            await asyncio.to_thread(self.store.fail_interrupted, stopped)
+            log.warning("stopped %d background interaction(s), marked failed", len(stopped))
 
     async def sweep(self) -> int:
         """Delete expired stored interactions; returns how many."""
@@ -109,6 +133,8 @@ class InteractionService:
             turns=steps_to_turns(steps_from_json(history), req.steps),
             system=req.system,
             params=req.params,
+            tools=req.tools,
+            tool_choice=req.tool_choice,
         )
         return inp, history
 
@@ -137,9 +163,10 @@ class InteractionService:
             return self.view(row, include_input=False)
         result = await self.generate.generate(owner, inp)
         completion = result.candidates[0]
-        record["output"] = [_model_output(completion.text)]
+        record["output"] = output_steps(completion)
         record["usage"] = usage_json(result.usage, completion.output_tokens)
-        row = InteractionRow(iid, owner, inp.model, "completed", created, _now(), record)
+        status = _status(completion)
+        row = InteractionRow(iid, owner, inp.model, status, created, _now(), record)
         if req.store:
             await asyncio.to_thread(self.store.put, row)
         return self.view(row, include_input=False)
@@ -149,8 +176,9 @@ class InteractionService:
         status = "completed"
         try:
             result = await self.generate.generate(row.owner, inp)
-            record["output"] = [_model_output(result.candidates[0].text)]
+            record["output"] = output_steps(result.candidates[0])
             record["usage"] = usage_json(result.usage, result.candidates[0].output_tokens)
+            status = _status(result.candidates[0])
         except asyncio.CancelledError:
             status = "cancelled"
         except errors.SightdError as exc:
@@ -182,25 +210,38 @@ class InteractionService:
         head = {"id": iid, "status": "in_progress", "model": inp.model, "created": _ts(created)}
         yield {"event_type": "interaction.created", "interaction": head}
         usage = TokenUsage()
+        status = "completed"
+        started = False  # the model_output step (index 0)
         async for item in items:
             if isinstance(item, StreamStart):
                 usage = item.usage
-                yield {
-                    "event_type": "step.start",
-                    "index": 0,
-                    "step": {"type": "model_output", "content": []},
-                }
             elif isinstance(item, CandidateDelta) and item.index == 0:
+                if not started:  # the text step starts with its text: a call may come alone
+                    started = True
+                    yield _output_start()
                 yield {
                     "event_type": "step.delta",
                     "index": 0,
                     "delta": {"type": "text", "text": item.delta.text},
                 }
             elif isinstance(item, CandidateDone) and item.index == 0:
-                record["output"] = [_model_output(item.completion.text)]
+                record["output"] = output_steps(item.completion)
                 record["usage"] = usage_json(usage, item.completion.output_tokens)
-                yield {"event_type": "step.stop", "index": 0}
-        row = InteractionRow(iid, owner, inp.model, "completed", created, _now(), record)
+                status = _status(item.completion)
+                if not started and not item.completion.calls:
+                    started = True
+                    yield _output_start()
+                if started:
+                    yield {"event_type": "step.stop", "index": 0}
+                for event in call_events(item.completion.calls, int(started)):
+                    yield event
+                if item.completion.calls:
+                    yield {
+                        "event_type": "interaction.status_update",
+                        "interaction_id": iid,
+                        "status": status,
+                    }
+        row = InteractionRow(iid, owner, inp.model, status, created, _now(), record)
         if req.store:
             await asyncio.to_thread(self.store.put, row)
         yield {"event_type": "interaction.completed", "interaction": self.view(row, False)}
@@ -261,11 +302,22 @@ class InteractionService:
             "generation_config",
             "previous_interaction_id",
             "response_format",
+            "tools",
         ):
             if key in record:
                 out[key] = record[key]
         return out
 
 
-def _model_output(text: str) -> dict[str, Any]:
-    return {"type": "model_output", "content": [{"type": "text", "text": text}]}
+def _status(completion: Completion) -> str:
+    """`incomplete` for an answer cut by `max_output_tokens` (finish reason MAX_TOKENS), as
+    Gemini reports it; `completed` otherwise. Never `requires_continuation`: this server has
+    no continuation tokens (the SDKs would re-post to continue). An answer that calls functions
+    is `requires_action`: the client runs them and sends back function_result steps."""
+    if completion.calls:
+        return "requires_action"
+    return "incomplete" if completion.finish_reason == "MAX_TOKENS" else "completed"
+
+
+def _output_start() -> dict[str, Any]:
+    return {"event_type": "step.start", "index": 0, "step": {"type": "model_output", "content": []}}

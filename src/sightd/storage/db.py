@@ -42,7 +42,8 @@ def create_db(url: str) -> Engine:
 def init_schema(engine: Engine) -> None:
     """Create every table declared on `METADATA` (idempotent)."""
     # Import the modules that declare tables so they are registered before create_all.
-    from sightd.storage import interactions, metadata  # noqa: F401
+    from sightd.storage import interactions, metadata
 
     METADATA.create_all(engine)
     metadata.upgrade_tables(engine)
+    interactions.upgrade_interactions(engine)

@@ -7,6 +7,13 @@ media are dropped from the stored input (see services.interactions) to keep rows
 Stored interactions expire `ttl_s` after creation (reads stop seeing them at once; the sweeper
 deletes the rows), and each owner may keep at most `max_count` live rows of at most `max_bytes`
 of record JSON in all: a new row past either is refused with RESOURCE_EXHAUSTED.
+
+Background interactions in progress carry a lease: `replica` names the process running them and
+`lease_until` is renewed by it (`renew_leases`, every third of `lease_s`). A row whose lease
+lapsed belongs to a process that is gone, and any replica may mark it failed
+(`fail_abandoned`); a live replica's rows are never touched. A replica started under the same
+stable name as an earlier run (`--replica-id`) also takes back that run's rows at once, since
+one name is never run twice at the same time.
 """
 
 from __future__ import annotations
@@ -21,13 +28,17 @@ from sqlalchemy import (
     Connection,
     DateTime,
     Engine,
+    Index,
     String,
     Table,
     Text,
     delete,
     func,
     insert,
+    inspect,
+    or_,
     select,
+    text,
     update,
 )
 
@@ -44,7 +55,28 @@ INTERACTIONS = Table(
     Column("created", DateTime(timezone=True), nullable=False),
     Column("updated", DateTime(timezone=True), nullable=False),
     Column("record", Text, nullable=False),
+    Column("replica", String(64), nullable=True),
+    Column("lease_until", DateTime(timezone=True), nullable=True),
+    Index("ix_interactions_status", "status"),
 )
+
+IN_PROGRESS = "in_progress"
+SERVER_STOPPED = "The server stopped before this interaction finished; create it again."
+STOPPED_CODE = 503
+
+
+def upgrade_interactions(engine: Engine) -> None:
+    """Add the lease columns (and the status index) to tables made by older versions
+    (idempotent)."""
+    columns = {c["name"] for c in inspect(engine).get_columns(INTERACTIONS.name)}
+    with engine.begin() as conn:
+        if "replica" not in columns:
+            conn.execute(text("ALTER TABLE interactions ADD COLUMN replica VARCHAR(64)"))
+        if "lease_until" not in columns:
+            kind = "TIMESTAMP WITH TIME ZONE" if engine.dialect.name == "postgresql" else "DATETIME"
+            conn.execute(text(f"ALTER TABLE interactions ADD COLUMN lease_until {kind}"))
+    for index in INTERACTIONS.indexes:
+        index.create(engine, checkfirst=True)
 
 
 @dataclass(frozen=True)
@@ -68,11 +100,15 @@ class InteractionStore:
         ttl_s: float = 48 * 3600,
         max_count: int = 10_000,
         max_bytes: int = 1 << 30,
+        replica: str = "local",
+        lease_s: float = 60.0,
     ) -> None:
         self.db = db
         self.ttl_s = ttl_s
         self.max_count = max_count
         self.max_bytes = max_bytes
+        self.replica = replica
+        self.lease_s = lease_s
 
     def _cutoff(self) -> datetime:
         """Rows created at or before this have expired."""
@@ -119,6 +155,9 @@ class InteractionStore:
             "created": row.created,
             "updated": row.updated,
             "record": record,
+            # in progress: leased by this process; finished: no lease
+            "replica": self.replica if row.status == IN_PROGRESS else None,
+            "lease_until": self._lease_end() if row.status == IN_PROGRESS else None,
         }
         with self.db.begin() as conn:
             exists = conn.execute(
@@ -150,6 +189,71 @@ class InteractionStore:
             res = conn.execute(
                 delete(INTERACTIONS).where(
                     INTERACTIONS.c.id == interaction_id, INTERACTIONS.c.owner == owner
+                )
+            )
+        return bool(res.rowcount)
+
+    # --- leases of background interactions (crash recovery) ------------------------------
+
+    def _lease_end(self) -> datetime:
+        return datetime.now(UTC) + timedelta(seconds=self.lease_s)
+
+    def renew_leases(self) -> int:
+        """Extend the lease of every in-progress row this replica runs; returns how many."""
+        with self.db.begin() as conn:
+            res = conn.execute(
+                update(INTERACTIONS)
+                .where(INTERACTIONS.c.replica == self.replica, INTERACTIONS.c.status == IN_PROGRESS)
+                .values(lease_until=self._lease_end())
+            )
+        return int(res.rowcount)
+
+    def fail_abandoned(self, *, own: bool = False) -> list[str]:
+        """Mark failed the in-progress rows whose process is gone: lease lapsed (or, for rows
+        written before leases existed, not updated for `lease_s`), and with `own` also this
+        replica's (start-up under a stable replica name). Returns their ids."""
+        now = datetime.now(UTC)
+        c = INTERACTIONS.c
+        gone = [
+            c.lease_until < now,
+            (c.lease_until.is_(None)) & (c.updated < now - timedelta(seconds=self.lease_s)),
+        ]
+        if own:
+            gone.append(c.replica == self.replica)
+        with self.db.connect() as conn:
+            ids = list(
+                conn.execute(select(c.id).where(c.status == IN_PROGRESS, or_(*gone))).scalars()
+            )
+        failed: list[str] = []
+        for iid in ids:
+            # re-checked in the UPDATE: a row renewed or finished meanwhile is left alone
+            if self._fail(iid, (c.status == IN_PROGRESS, or_(*gone))):
+                failed.append(iid)
+        return failed
+
+    def fail_interrupted(self, ids: list[str]) -> list[str]:
+        """Mark failed the rows of background runs this process stopped at shutdown (in
+        progress, or already written as cancelled by the stopped task)."""
+        c = INTERACTIONS.c
+        return [iid for iid in ids if self._fail(iid, (c.status.in_((IN_PROGRESS, "cancelled")),))]
+
+    def _fail(self, iid: str, conditions: tuple[Any, ...]) -> bool:
+        c = INTERACTIONS.c
+        with self.db.begin() as conn:
+            found = conn.execute(select(c.record).where(c.id == iid, *conditions)).first()
+            if found is None:
+                return False
+            record = json.loads(found.record)
+            record["error"] = {"code": STOPPED_CODE, "message": SERVER_STOPPED}
+            res = conn.execute(
+                update(INTERACTIONS)
+                .where(c.id == iid, *conditions)
+                .values(
+                    status="failed",
+                    updated=datetime.now(UTC).replace(microsecond=0),
+                    record=json.dumps(record, separators=(",", ":")),
+                    replica=None,
+                    lease_until=None,
                 )
             )
         return bool(res.rowcount)

@@ -1,0 +1,137 @@
+"""Request counters for `/metrics`, written out in the Prometheus text exposition format (0.0.4)
+by hand: no client library, one `Metrics` object per app on `app.state.metrics`.
+
+Labels are bounded: a route is its template (`/v1beta/models/{target}:generateContent`), never
+the raw path, and a request that matched no route counts as `unmatched`. Updates happen on the
+event loop only (the access middleware), so plain dicts need no lock.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+
+# Seconds; generations run from tens of milliseconds (countTokens) to minutes (long videos).
+DURATION_BUCKETS_S = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0,
+                      120.0, 300.0)  # fmt: skip
+
+
+@dataclass
+class Histogram:
+    """Cumulative-on-output histogram: `counts[i]` observations fell in bucket i (≤ bound i,
+    > bound i-1); the last slot is +Inf."""
+
+    counts: list[int] = field(default_factory=lambda: [0] * (len(DURATION_BUCKETS_S) + 1))
+    sum_s: float = 0.0
+    count: int = 0
+
+    def observe(self, value_s: float) -> None:
+        for i, bound in enumerate(DURATION_BUCKETS_S):
+            if value_s <= bound:
+                self.counts[i] += 1
+                break
+        else:
+            self.counts[-1] += 1
+        self.sum_s += value_s
+        self.count += 1
+
+
+@dataclass
+class Metrics:
+    """Every counter sightd exports; the access middleware feeds it, `/metrics` renders it."""
+
+    requests: Counter[tuple[str, str, int]] = field(default_factory=Counter)
+    durations: dict[tuple[str, str], Histogram] = field(default_factory=dict)
+    request_bytes: Counter[str] = field(default_factory=Counter)
+    response_bytes: Counter[str] = field(default_factory=Counter)
+    upload_bytes: int = 0
+    in_flight: int = 0
+    generations_in_flight: int = 0
+    refused_draining: int = 0
+
+    def started(self, generation: bool) -> None:
+        self.in_flight += 1
+        if generation:
+            self.generations_in_flight += 1
+
+    def finished(
+        self,
+        *,
+        method: str,
+        route: str,
+        status: int,
+        duration_s: float,
+        bytes_in: int,
+        bytes_out: int,
+        generation: bool,
+    ) -> None:
+        self.in_flight -= 1
+        if generation:
+            self.generations_in_flight -= 1
+        self.requests[(method, route, status)] += 1
+        self.durations.setdefault((method, route), Histogram()).observe(duration_s)
+        self.request_bytes[route] += bytes_in
+        self.response_bytes[route] += bytes_out
+        if route.startswith("/upload/") or "/upload/" in route:
+            self.upload_bytes += bytes_in
+
+    def render(self, gauges: dict[str, tuple[str, float]] | None = None) -> str:
+        """The exposition text; `gauges` adds `name → (help, value)` sampled at scrape time."""
+        out: list[str] = []
+
+        def head(name: str, kind: str, help_text: str) -> None:
+            out.append(f"# HELP {name} {help_text}")
+            out.append(f"# TYPE {name} {kind}")
+
+        head("sightd_http_requests_total", "counter", "HTTP requests by method, route, status.")
+        for (method, route, status), n in sorted(self.requests.items()):
+            out.append(
+                f'sightd_http_requests_total{{method="{method}",route="{_esc(route)}",'
+                f'code="{status}"}} {n}'
+            )
+        head("sightd_http_request_duration_seconds", "histogram", "HTTP request latency.")
+        for (method, route), hist in sorted(self.durations.items()):
+            labels = f'method="{method}",route="{_esc(route)}"'
+            cumulative = 0
+            for bound, n in zip(DURATION_BUCKETS_S, hist.counts, strict=False):
+                cumulative += n
+                out.append(
+                    f'sightd_http_request_duration_seconds_bucket{{{labels},le="{bound}"}} '
+                    f"{cumulative}"
+                )
+            out.append(
+                f'sightd_http_request_duration_seconds_bucket{{{labels},le="+Inf"}} {hist.count}'
+            )
+            out.append(f"sightd_http_request_duration_seconds_sum{{{labels}}} {hist.sum_s!r}")
+            out.append(f"sightd_http_request_duration_seconds_count{{{labels}}} {hist.count}")
+        head("sightd_http_request_bytes_total", "counter", "Request body bytes read, by route.")
+        for route, n in sorted(self.request_bytes.items()):
+            out.append(f'sightd_http_request_bytes_total{{route="{_esc(route)}"}} {n}')
+        head("sightd_http_response_bytes_total", "counter", "Response body bytes sent, by route.")
+        for route, n in sorted(self.response_bytes.items()):
+            out.append(f'sightd_http_response_bytes_total{{route="{_esc(route)}"}} {n}')
+        head("sightd_upload_bytes_total", "counter", "Bytes received by the upload endpoint.")
+        out.append(f"sightd_upload_bytes_total {self.upload_bytes}")
+        head("sightd_http_requests_in_flight", "gauge", "HTTP requests being served now.")
+        out.append(f"sightd_http_requests_in_flight {self.in_flight}")
+        head(
+            "sightd_generations_in_flight",
+            "gauge",
+            "generateContent, streamGenerateContent and interactions.create requests being "
+            "served now (queued or running).",
+        )
+        out.append(f"sightd_generations_in_flight {self.generations_in_flight}")
+        head(
+            "sightd_requests_refused_draining_total",
+            "counter",
+            "New generations refused with 503 while the server was shutting down.",
+        )
+        out.append(f"sightd_requests_refused_draining_total {self.refused_draining}")
+        for name, (help_text, value) in sorted((gauges or {}).items()):
+            head(name, "gauge", help_text)
+            out.append(f"{name} {value:g}")
+        return "\n".join(out) + "\n"
+
+
+def _esc(value: str) -> str:
+    return value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
