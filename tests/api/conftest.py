@@ -27,6 +27,7 @@ def files_app(settings: Any) -> FastAPI:
     from sightd.api.errors import install_error_handlers
     from sightd.media.probe import probe_file
     from sightd.services.files import FileService
+    from sightd.services.wiring import make_blob_store
     from sightd.storage.db import create_db
     from sightd.storage.metadata import create_tables
 
@@ -34,7 +35,7 @@ def files_app(settings: Any) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         db = create_db(settings.effective_database_url)
         create_tables(db)
-        files = FileService(settings, db, probe_file)
+        files = FileService(settings, db, probe_file, blobs=make_blob_store(settings))
         await files.start()
         app.state.files = files
         try:

@@ -14,25 +14,27 @@ import base64
 import binascii
 import builtins
 import contextlib
+import dataclasses
 import logging
 from collections.abc import AsyncIterable, AsyncIterator, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
-from sqlalchemy import Engine, and_, delete, or_, select, update
+from sqlalchemy import Engine
 
 from sightd import errors
 from sightd.media.probe import ProbeResult
 from sightd.settings import Settings
-from sightd.storage.blobs import LocalBlobStore
-from sightd.storage.metadata import FILES, create_tables, utcnow
+from sightd.storage.blobs import BlobStore, LocalBlobStore
+from sightd.storage.files import FileRow, FileState, FileTable
+from sightd.storage.metadata import create_tables, utcnow
 from sightd.storage.uploads import FILE_ID_RE, UploadStore
 
 log = logging.getLogger("sightd.files")
 
-FileState = Literal["PROCESSING", "ACTIVE", "FAILED"]
+__all__ = ["FileService", "FileState", "StoredFile"]
 
 FINALIZE_WAIT_S = 2.0
 """How long finalize waits for processing, so small files come back ACTIVE from the upload and
@@ -47,9 +49,11 @@ _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 @dataclass(frozen=True)
 class StoredFile:
-    """A file as stored. Times are aware UTC; `path` is the blob on local disk. `id` is the public
-    id (after `files/`, unique per owner); `key` the internal one that blobs, caches and processing
-    use (the same value for server-made ids)."""
+    """A file as stored. Times are aware UTC. `path` is where the blob is on local disk: always
+    there with the local store; with an object store, only on files `resolve_for_use` returned
+    (it fetches the blob into the local cache). `id` is the public id (after `files/`, unique per
+    owner); `key` the internal one that blobs, caches and processing use (the same value for
+    server-made ids)."""
 
     id: str
     key: str
@@ -65,6 +69,7 @@ class StoredFile:
     expire_time: datetime
     path: Path
     video_metadata: dict[str, Any] | None
+    blob_key: str
 
     @property
     def name(self) -> str:
@@ -92,18 +97,22 @@ def _decode_token(token: str) -> tuple[datetime, str]:
 
 
 class FileService:
-    """Owns the files table, the blob store and the upload sessions for the API layer."""
+    """The Files API for the API layer: file rows through `storage.files.FileTable` (the one
+    owner of the table's SQL), bytes through a `BlobStore` (local folder or S3), upload sessions
+    through `storage.uploads.UploadStore`."""
 
     def __init__(
         self,
         settings: Settings,
         db: Engine,
         probe: Callable[[Path, str], ProbeResult],
+        blobs: BlobStore | None = None,
     ) -> None:
         self.settings = settings
         self._db = db
+        self._rows = FileTable(db)
         self._probe = probe
-        self.blobs = LocalBlobStore(settings.blob_dir)
+        self.blobs: BlobStore = blobs or LocalBlobStore(settings.blob_dir)
         self.uploads = UploadStore(
             db,
             self.blobs,
@@ -125,7 +134,7 @@ class FileService:
         """Create tables and folders, resume files a crash left PROCESSING, start the sweeper."""
         await asyncio.to_thread(create_tables, self._db)
         await asyncio.to_thread(self.blobs.ensure_dirs)
-        for file_id in await asyncio.to_thread(self._ids_in_state, "PROCESSING"):
+        for file_id in await asyncio.to_thread(self._rows.ids_in_state, "PROCESSING"):
             self._schedule(file_id)
         self._sweeper = asyncio.create_task(self._sweep_loop(), name="sightd-file-sweeper")
 
@@ -277,7 +286,8 @@ class FileService:
             if found.state != "PROCESSING":
                 self._events.pop(found.key, None)
             if found.state == "ACTIVE":
-                return found
+                path = await asyncio.to_thread(self.blobs.path_of, found.blob_key)
+                return dataclasses.replace(found, path=path)
             if found.state == "FAILED":
                 raise errors.FailedPrecondition(
                     f"File {found.name} failed processing: {found.error or 'unknown error'}",
@@ -308,13 +318,20 @@ class FileService:
                 if found is None or found.state != "PROCESSING":
                     return
                 try:
-                    result = await asyncio.to_thread(self._probe, found.path, found.mime_type)
+                    path = await asyncio.to_thread(self.blobs.path_of, found.blob_key)
+                    result = await asyncio.to_thread(self._probe, path, found.mime_type)
                 except Exception as exc:  # a probe bug must not leave the file PROCESSING
                     log.exception("probing files/%s failed", file_id)
                     result = ProbeResult(
                         found.mime_type, error=f"processing error ({type(exc).__name__})"
                     )
-                await asyncio.to_thread(self._set_processed, file_id, result)
+                await asyncio.to_thread(
+                    self._rows.set_processed,
+                    file_id,
+                    error=result.error,
+                    mime_type=result.mime_type,
+                    video_metadata=result.video_metadata,
+                )
         finally:
             self._wake(file_id)
 
@@ -326,8 +343,8 @@ class FileService:
     async def sweep(self) -> int:
         """Delete expired files (rows, then blobs) and stale upload sessions; returns the count."""
         removed = 0
-        for file_id, blob_key in await asyncio.to_thread(self._expired_files):
-            if await asyncio.to_thread(self._delete_expired_row, file_id):
+        for file_id, blob_key in await asyncio.to_thread(self._rows.expired):
+            if await asyncio.to_thread(self._rows.delete_expired, file_id):
                 await asyncio.to_thread(self.blobs.delete, blob_key)
                 await self._forget(file_id)
                 self._wake(file_id)
@@ -344,99 +361,45 @@ class FileService:
                 log.exception("expiry sweep failed")
             await asyncio.sleep(self.settings.sweep_interval_s)
 
-    # --- SQL (blocking; run in threads) -----------------------------------------------------
-    def _to_file(self, row: Any) -> StoredFile:
+    # --- rows (blocking; run in threads) ----------------------------------------------------
+    def _to_file(self, row: FileRow) -> StoredFile:
         return StoredFile(
-            id=row.name or row.id,
+            id=row.name,
             key=row.id,
             owner=row.owner,
             display_name=row.display_name,
             mime_type=row.mime_type,
-            size_bytes=int(row.size_bytes),
+            size_bytes=row.size_bytes,
             sha256_hex=row.sha256_hex,
             state=row.state,
             error=row.error,
             create_time=row.create_time,
             update_time=row.update_time,
             expire_time=row.expire_time,
-            path=self.blobs.path_of(row.blob_key),
+            path=self.blobs.local_path(row.blob_key),
             video_metadata=row.video_metadata,
+            blob_key=row.blob_key,
         )
 
     def _fetch(self, key: str) -> StoredFile | None:
         """A file by internal id (processing; no owner check)."""
-        with self._db.connect() as conn:
-            row = conn.execute(select(FILES).where(FILES.c.id == key)).first()
+        row = self._rows.get(key)
         return None if row is None else self._to_file(row)
 
     def _fetch_named(self, owner: str, name: str) -> StoredFile | None:
         """The owner's file by public id."""
         if not FILE_ID_RE.fullmatch(name):
             return None
-        query = select(FILES).where(and_(FILES.c.owner == owner, FILES.c.name == name))
-        with self._db.connect() as conn:
-            row = conn.execute(query).first()
+        row = self._rows.get_named(owner, name)
         return None if row is None else self._to_file(row)
 
     def _page(
         self, owner: str, limit: int, after: tuple[datetime, str] | None
     ) -> builtins.list[StoredFile]:
-        query = select(FILES).where(and_(FILES.c.owner == owner, FILES.c.expire_time > utcnow()))
-        if after is not None:
-            when, last_id = after
-            query = query.where(
-                or_(
-                    FILES.c.create_time < when,
-                    and_(FILES.c.create_time == when, FILES.c.id < last_id),
-                )
-            )
-        query = query.order_by(FILES.c.create_time.desc(), FILES.c.id.desc()).limit(limit)
-        with self._db.connect() as conn:
-            return [self._to_file(r) for r in conn.execute(query)]
+        return [self._to_file(r) for r in self._rows.page(owner, limit, after)]
 
     def _delete_row(self, owner: str, name: str) -> tuple[str, str] | None:
         """Delete the owner's file `name`; returns (internal id, blob key) or None."""
         if not FILE_ID_RE.fullmatch(name):
             return None
-        with self._db.begin() as conn:
-            row = conn.execute(
-                select(FILES.c.id, FILES.c.blob_key).where(
-                    and_(FILES.c.name == name, FILES.c.owner == owner)
-                )
-            ).first()
-            if row is None:
-                return None
-            conn.execute(delete(FILES).where(FILES.c.id == row.id))
-        return row.id, row.blob_key
-
-    def _ids_in_state(self, state: FileState) -> builtins.list[str]:
-        with self._db.connect() as conn:
-            return list(conn.execute(select(FILES.c.id).where(FILES.c.state == state)).scalars())
-
-    def _set_processed(self, file_id: str, result: ProbeResult) -> None:
-        with self._db.begin() as conn:
-            conn.execute(
-                update(FILES)
-                .where(and_(FILES.c.id == file_id, FILES.c.state == "PROCESSING"))
-                .values(
-                    state="FAILED" if result.error else "ACTIVE",
-                    error=result.error,
-                    mime_type=result.mime_type,
-                    video_metadata=result.video_metadata,
-                    update_time=utcnow(),
-                )
-            )
-
-    def _expired_files(self) -> builtins.list[tuple[str, str]]:
-        with self._db.connect() as conn:
-            rows = conn.execute(
-                select(FILES.c.id, FILES.c.blob_key).where(FILES.c.expire_time <= utcnow())
-            ).all()
-        return [(r.id, r.blob_key) for r in rows]
-
-    def _delete_expired_row(self, file_id: str) -> bool:
-        with self._db.begin() as conn:
-            gone = conn.execute(
-                delete(FILES).where(and_(FILES.c.id == file_id, FILES.c.expire_time <= utcnow()))
-            ).rowcount
-        return gone == 1
+        return self._rows.delete_named(owner, name)

@@ -21,6 +21,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import hashlib
+import logging
 import re
 import secrets
 import threading
@@ -31,12 +32,15 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, BinaryIO
 
-from sqlalchemy import Engine, and_, delete, func, insert, or_, select, update
+from sqlalchemy import Engine, and_, delete, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from sightd import errors
 from sightd.storage.blobs import BlobStore
-from sightd.storage.metadata import FILES, UPLOAD_SESSIONS, utcnow
+from sightd.storage.files import FileTable
+from sightd.storage.metadata import UPLOAD_SESSIONS, utcnow
+
+log = logging.getLogger(__name__)
 
 WRITE_BYTES = 1 << 20
 """Bytes gathered before each disk write: bounds memory per chunk whatever the chunk size."""
@@ -213,7 +217,9 @@ class UploadStore:
                     reason="UPLOAD_INCOMPLETE",
                 )
             sha256_hex = (await self._hasher(s)).hexdigest()
-            blob_key = await asyncio.to_thread(self._blobs.finalize, sid, s.file_id)
+            blob_key = await asyncio.to_thread(
+                self._blobs.finalize, sid, s.file_id, s.received_bytes
+            )
             try:
                 await asyncio.to_thread(self._commit_file, s, sha256_hex, blob_key)
             except BaseException:
@@ -223,6 +229,13 @@ class UploadStore:
                 raise
             finally:
                 self._hashers.pop(sid, None)
+            # Only now, with the file recorded, may the partial go (an object store keeps its
+            # parts until here so a crash mid-finalize loses nothing; the local store has
+            # already moved its partial into place).
+            try:
+                await asyncio.shield(asyncio.to_thread(self._blobs.delete_partial, sid))
+            except (errors.SightdError, OSError):
+                log.warning("dropping the partial upload of files/%s failed", s.name, exc_info=True)
             return s
 
     async def cancel(self, token: str) -> None:
@@ -279,9 +292,7 @@ class UploadStore:
 
     def _used_bytes(self, owner: str, except_session: str | None) -> int:
         now = self._clock()
-        files = select(func.coalesce(func.sum(FILES.c.size_bytes), 0)).where(
-            and_(FILES.c.owner == owner, FILES.c.expire_time > now)
-        )
+        files = FileTable.stored_bytes_query(owner, now)
         # A session holds what it declared (never less than it received) or what it received.
         reserved = func.coalesce(UPLOAD_SESSIONS.c.declared_size, UPLOAD_SESSIONS.c.received_bytes)
         sessions = select(func.coalesce(func.sum(reserved), 0)).where(
@@ -369,13 +380,9 @@ class UploadStore:
                 "create_time": now,
                 "expire_time": now + timedelta(seconds=self.session_ttl_s),
             }
-            taken_by_file = or_(
-                FILES.c.id == internal, and_(FILES.c.owner == owner, FILES.c.name == public)
-            )
             try:
                 with self._db.begin() as conn:
-                    taken = conn.execute(select(FILES.c.id).where(taken_by_file)).first()
-                    if taken is None:
+                    if not FileTable.taken(conn, internal, owner, public):
                         conn.execute(insert(UPLOAD_SESSIONS).values(**values))
                         return UploadSession(**values)
             except IntegrityError:
@@ -418,23 +425,18 @@ class UploadStore:
             ).rowcount
             if gone != 1:
                 raise errors.Aborted("The upload session was finalized or dropped concurrently.")
-            conn.execute(
-                insert(FILES).values(
-                    id=s.file_id,
-                    owner=s.owner,
-                    name=s.name,
-                    display_name=s.display_name,
-                    mime_type=s.mime_type,
-                    size_bytes=s.received_bytes,
-                    sha256_hex=sha256_hex,
-                    state="PROCESSING",
-                    error=None,
-                    create_time=now,
-                    update_time=now,
-                    expire_time=now + timedelta(seconds=self.file_ttl_s),
-                    blob_key=blob_key,
-                    video_metadata=None,
-                )
+            FileTable.insert_processing(
+                conn,
+                key=s.file_id,
+                owner=s.owner,
+                name=s.name,
+                display_name=s.display_name,
+                mime_type=s.mime_type,
+                size_bytes=s.received_bytes,
+                sha256_hex=sha256_hex,
+                blob_key=blob_key,
+                now=now,
+                ttl_s=self.file_ttl_s,
             )
 
     def _discard(self, s: UploadSession, blob_key: str | None) -> None:

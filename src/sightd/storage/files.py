@@ -1,0 +1,186 @@
+"""The one owner of the files table's SQL: every read and write of `FILES` goes through here.
+
+`services/files.py` (lookups, processing, deletes, the expiry sweep) and `storage/uploads.py`
+(creating a file from a finished upload, inside the transaction that drops its session) both
+call this module, so the table's rules (owner scoping, public name vs internal id, expiry)
+live in one place. Methods block: run them in threads.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any, Literal
+
+from sqlalchemy import Connection, Engine, and_, delete, func, insert, or_, select, update
+
+from sightd.storage.metadata import FILES, utcnow
+
+FileState = Literal["PROCESSING", "ACTIVE", "FAILED"]
+
+
+@dataclass(frozen=True)
+class FileRow:
+    """One row of the files table (`id` internal, `name` public, unique per owner)."""
+
+    id: str
+    owner: str
+    name: str
+    display_name: str | None
+    mime_type: str
+    size_bytes: int
+    sha256_hex: str
+    state: FileState
+    error: str | None
+    create_time: datetime
+    update_time: datetime
+    expire_time: datetime
+    blob_key: str
+    video_metadata: dict[str, Any] | None
+
+
+def _row(row: Any) -> FileRow:
+    values = row._asdict()
+    values["name"] = values["name"] or values["id"]  # rows from before names were scoped
+    values["size_bytes"] = int(values["size_bytes"])
+    return FileRow(**values)
+
+
+class FileTable:
+    """Reads and writes of the files table on one engine."""
+
+    def __init__(self, db: Engine) -> None:
+        self._db = db
+
+    # --- reads --------------------------------------------------------------------------------
+    def get(self, key: str) -> FileRow | None:
+        """A file by internal id (no owner check: processing and sweeps)."""
+        with self._db.connect() as conn:
+            row = conn.execute(select(FILES).where(FILES.c.id == key)).first()
+        return None if row is None else _row(row)
+
+    def get_named(self, owner: str, name: str) -> FileRow | None:
+        """The owner's file by public id."""
+        query = select(FILES).where(and_(FILES.c.owner == owner, FILES.c.name == name))
+        with self._db.connect() as conn:
+            row = conn.execute(query).first()
+        return None if row is None else _row(row)
+
+    def page(self, owner: str, limit: int, after: tuple[datetime, str] | None) -> list[FileRow]:
+        """The owner's live files, newest first, after (create_time, internal id)."""
+        query = select(FILES).where(and_(FILES.c.owner == owner, FILES.c.expire_time > utcnow()))
+        if after is not None:
+            when, last_id = after
+            query = query.where(
+                or_(
+                    FILES.c.create_time < when,
+                    and_(FILES.c.create_time == when, FILES.c.id < last_id),
+                )
+            )
+        query = query.order_by(FILES.c.create_time.desc(), FILES.c.id.desc()).limit(limit)
+        with self._db.connect() as conn:
+            return [_row(r) for r in conn.execute(query)]
+
+    def ids_in_state(self, state: FileState) -> list[str]:
+        with self._db.connect() as conn:
+            return list(conn.execute(select(FILES.c.id).where(FILES.c.state == state)).scalars())
+
+    def expired(self) -> list[tuple[str, str]]:
+        """(internal id, blob key) of every file past its expiry."""
+        with self._db.connect() as conn:
+            rows = conn.execute(
+                select(FILES.c.id, FILES.c.blob_key).where(FILES.c.expire_time <= utcnow())
+            ).all()
+        return [(r.id, r.blob_key) for r in rows]
+
+    @staticmethod
+    def stored_bytes_query(owner: str, now: datetime) -> Any:
+        """A scalar query: bytes of the owner's live files (for quota sums)."""
+        return select(func.coalesce(func.sum(FILES.c.size_bytes), 0)).where(
+            and_(FILES.c.owner == owner, FILES.c.expire_time > now)
+        )
+
+    @staticmethod
+    def taken(conn: Connection, key: str, owner: str, name: str) -> bool:
+        """Whether a file holds the internal id `key` or the owner's public `name`."""
+        clash = or_(FILES.c.id == key, and_(FILES.c.owner == owner, FILES.c.name == name))
+        return conn.execute(select(FILES.c.id).where(clash)).first() is not None
+
+    # --- writes -------------------------------------------------------------------------------
+    @staticmethod
+    def insert_processing(
+        conn: Connection,
+        *,
+        key: str,
+        owner: str,
+        name: str,
+        display_name: str | None,
+        mime_type: str,
+        size_bytes: int,
+        sha256_hex: str,
+        blob_key: str,
+        now: datetime,
+        ttl_s: float,
+    ) -> None:
+        """A new PROCESSING file, inside the caller's transaction (the upload's finalize)."""
+        conn.execute(
+            insert(FILES).values(
+                id=key,
+                owner=owner,
+                name=name,
+                display_name=display_name,
+                mime_type=mime_type,
+                size_bytes=size_bytes,
+                sha256_hex=sha256_hex,
+                state="PROCESSING",
+                error=None,
+                create_time=now,
+                update_time=now,
+                expire_time=now + timedelta(seconds=ttl_s),
+                blob_key=blob_key,
+                video_metadata=None,
+            )
+        )
+
+    def delete_named(self, owner: str, name: str) -> tuple[str, str] | None:
+        """Delete the owner's file `name`; returns (internal id, blob key) or None."""
+        with self._db.begin() as conn:
+            row = conn.execute(
+                select(FILES.c.id, FILES.c.blob_key).where(
+                    and_(FILES.c.name == name, FILES.c.owner == owner)
+                )
+            ).first()
+            if row is None:
+                return None
+            conn.execute(delete(FILES).where(FILES.c.id == row.id))
+        return row.id, row.blob_key
+
+    def set_processed(
+        self,
+        key: str,
+        *,
+        error: str | None,
+        mime_type: str,
+        video_metadata: dict[str, Any] | None,
+    ) -> None:
+        """PROCESSING → ACTIVE (or FAILED with `error`); a no-op in any other state."""
+        with self._db.begin() as conn:
+            conn.execute(
+                update(FILES)
+                .where(and_(FILES.c.id == key, FILES.c.state == "PROCESSING"))
+                .values(
+                    state="FAILED" if error else "ACTIVE",
+                    error=error,
+                    mime_type=mime_type,
+                    video_metadata=video_metadata,
+                    update_time=utcnow(),
+                )
+            )
+
+    def delete_expired(self, key: str) -> bool:
+        """Delete the file when it is (still) past its expiry; returns whether it went."""
+        with self._db.begin() as conn:
+            gone = conn.execute(
+                delete(FILES).where(and_(FILES.c.id == key, FILES.c.expire_time <= utcnow()))
+            ).rowcount
+        return gone == 1
