@@ -237,7 +237,7 @@ def test_qwen2_5_vl_boxes_are_exact_at_every_media_resolution(
     model = handles["qwen2.5-vl"].require().model
     frames: list[tuple[int, int]] = []
 
-    def answer(prompt: Any, params: Any) -> Completion:
+    def answer(prompt: Any, params: Any, cancel: Any = None) -> Completion:
         inputs = model._prepare(prompt, params).inputs  # what the model would really see
         _, grid_h, grid_w = (int(v) for v in inputs["image_grid_thw"][0])
         w, h = grid_w * 14, grid_h * 14

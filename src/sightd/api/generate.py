@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import secrets
 from collections.abc import AsyncIterator
 from typing import Any
@@ -14,10 +15,13 @@ from sightd.api import deps
 from sightd.api.auth import Caller, caller
 from sightd.api.body import parse_json_body, read_capped
 from sightd.api.convert import to_generate_input
+from sightd.api.disconnect import unless_disconnected
 from sightd.api.errors import error_body
 from sightd.api.json import json_response, sse_event
+from sightd.api.logprobs import candidate_logprobs, chunk_logprobs
 from sightd.api.wire import CountTokensRequest, GenerateContentRequest, parse_model
 from sightd.engine.base import Completion
+from sightd.prompt import FunctionCallPart
 from sightd.services.generate import (
     CandidateDelta,
     CandidateDone,
@@ -47,7 +51,7 @@ async def model_method(target: str, request: Request, who: Caller = Depends(call
         return json_response({"totalTokens": usage.total, "promptTokensDetails": usage.details()})
     inp = to_generate_input(parse_model(GenerateContentRequest, payload), model)
     if method == "generateContent":
-        result = await service.generate(who.owner, inp)
+        result = await unless_disconnected(request, service.generate(who.owner, inp))
         return json_response(response_json(result, _response_id()))
     items = await service.stream(who.owner, inp)
     return StreamingResponse(_sse(items, _response_id()), media_type="text/event-stream")
@@ -69,9 +73,18 @@ def usage_json(usage: TokenUsage, output_tokens: int | None) -> dict[str, Any]:
     return body
 
 
-def _candidate(index: int, text: str, finish: str | None) -> dict[str, Any]:
+def _candidate(
+    index: int, text: str, finish: str | None, calls: tuple[FunctionCallPart, ...] = ()
+) -> dict[str, Any]:
+    """One candidate: its text (a part even when empty, unless it only calls functions),
+    then a `functionCall` part per call."""
+    parts: list[dict[str, Any]] = [{"text": text}] if text or not calls else []
+    parts += [
+        {"functionCall": {"id": c.id, "name": c.name, "args": json.loads(c.args_json)}}
+        for c in calls
+    ]
     cand: dict[str, Any] = {
-        "content": {"parts": [{"text": text}], "role": "model"},
+        "content": {"parts": parts, "role": "model"},
         "index": index,
     }
     if finish:
@@ -82,7 +95,8 @@ def _candidate(index: int, text: str, finish: str | None) -> dict[str, Any]:
 def response_json(result: GenerateResult, response_id: str) -> dict[str, Any]:
     return {
         "candidates": [
-            _candidate(i, c.text, c.finish_reason) for i, c in enumerate(result.candidates)
+            _candidate(i, c.text, c.finish_reason, c.calls) | candidate_logprobs(c.logprobs)
+            for i, c in enumerate(result.candidates)
         ],
         "usageMetadata": usage_json(result.usage, result.output_tokens),
         "modelVersion": result.model_version,
@@ -100,10 +114,16 @@ async def _sse(items: AsyncIterator[StreamItem], response_id: str) -> AsyncItera
     version = ""
     produced = 0
     held: CandidateDelta | None = None
+    sent: dict[int, int] = {}  # per candidate, how many tokens' logprobs went out already
 
-    def event(index: int, text: str, done: Completion | None) -> bytes:
+    def event(index: int, text: str, done: Completion | None, extra: dict[str, Any]) -> bytes:
         body: dict[str, Any] = {
-            "candidates": [_candidate(index, text, done.finish_reason if done else None)],
+            "candidates": [
+                _candidate(
+                    index, text, done.finish_reason if done else None, done.calls if done else ()
+                )
+                | extra
+            ],
             "usageMetadata": usage_json(usage, produced if done else None),
             "modelVersion": version,
             "responseId": response_id,
@@ -116,12 +136,16 @@ async def _sse(items: AsyncIterator[StreamItem], response_id: str) -> AsyncItera
                 usage, version = item.usage, item.model_version
             elif isinstance(item, CandidateDelta):
                 if held is not None:
-                    yield event(held.index, held.delta.text, None)
+                    steps = held.delta.logprobs
+                    sent[held.index] = sent.get(held.index, 0) + len(steps)
+                    yield event(held.index, held.delta.text, None, chunk_logprobs(steps))
                 held = item
             elif isinstance(item, CandidateDone):
                 produced += item.completion.output_tokens
                 text = held.delta.text if held is not None else ""
-                yield event(item.index, text, item.completion)
+                whole = item.completion.logprobs  # the held text's tokens and any after it
+                rest = whole[sent.get(item.index, 0) :] if whole is not None else None
+                yield event(item.index, text, item.completion, candidate_logprobs(rest, whole))
                 held = None
     except errors.SightdError as exc:
         yield sse_event(error_body(exc))

@@ -14,6 +14,7 @@ from sightd import errors
 from sightd.api import deps
 from sightd.api.auth import Caller, caller
 from sightd.api.body import parse_json_body, read_capped
+from sightd.api.disconnect import unless_disconnected
 from sightd.api.errors import error_body
 from sightd.api.interactions_convert import to_interaction_input
 from sightd.api.json import json_response, sse_event
@@ -29,7 +30,9 @@ async def create_interaction(request: Request, who: Caller = Depends(caller)) ->
     if req.stream:
         events = await service.stream(who.owner, req)
         return StreamingResponse(_sse(events), media_type="text/event-stream")
-    return json_response(await service.create(who.owner, req))
+    if req.background:  # runs on its own: a hang-up after the reply must not stop it
+        return json_response(await service.create(who.owner, req))
+    return json_response(await unless_disconnected(request, service.create(who.owner, req)))
 
 
 async def _sse(events: AsyncIterator[dict[str, Any]]) -> AsyncIterator[bytes]:

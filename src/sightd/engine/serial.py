@@ -5,6 +5,11 @@ queue in front (429 when full).
 Waiting happens on an asyncio lock, not in worker threads, so a long queue never starves the
 thread pool that decoding and SQL use. Streaming runs the model's iterator in a dedicated
 thread that hands items to the event loop; closing the async iterator stops that thread.
+
+Cancelling an awaiting `generate` (the client hung up) works at both stages: a call still queued
+leaves the queue without running; one already running sets its run's cancel event, so the
+model stops within a token, and keeps the model's turn until its thread has returned (the next
+call never starts while the last is still in the model).
 """
 
 from __future__ import annotations
@@ -42,11 +47,23 @@ class ModelRunner:
                 retry_after_s=5,
             )
 
-    async def run(self, fn: Callable[[], T]) -> T:
-        """Run blocking `fn` in a thread once the model is free."""
+    async def run(self, fn: Callable[[], T], cancel: threading.Event | None = None) -> T:
+        """Run blocking `fn` in a thread once the model is free.
+
+        Cancelled while waiting: leaves the queue. Cancelled while `fn` runs: sets `cancel`
+        (which `fn` watches to stop early), waits for the thread to return, then re-raises;
+        a thread cannot be killed, and the model is not free until it has returned.
+        """
         await self._acquire()
         try:
-            return await asyncio.to_thread(fn)
+            work = asyncio.ensure_future(asyncio.to_thread(fn))
+            try:
+                return await asyncio.shield(work)
+            except asyncio.CancelledError:
+                if cancel is not None:
+                    cancel.set()
+                await _wait_out(work)
+                raise
         finally:
             self._lock.release()
 
@@ -99,6 +116,19 @@ class ModelRunner:
             self._lock.release()
 
 
+async def _wait_out(work: asyncio.Future[T]) -> None:
+    """Wait until `work` is done, through further cancellations; its outcome is dropped."""
+    while not work.done():
+        try:
+            await asyncio.shield(work)
+        except asyncio.CancelledError:
+            continue
+        except BaseException:
+            break
+    if not work.cancelled():
+        work.exception()  # retrieved, so asyncio does not log it as never retrieved
+
+
 @runtime_checkable
 class BlockingModel(Protocol):
     """A loaded model whose calls block (run them in a thread), one at a time."""
@@ -113,7 +143,11 @@ class BlockingModel(Protocol):
 
     def input_frame_px(self, size_px: tuple[int, int]) -> tuple[int, int]: ...
 
-    def generate(self, prompt: Prompt, params: SamplingParams) -> Completion: ...
+    def generate(
+        self, prompt: Prompt, params: SamplingParams, cancel: threading.Event | None = None
+    ) -> Completion:
+        """Generate to the end, or stop within a token once `cancel` is set."""
+        ...
 
     def stream(
         self, prompt: Prompt, params: SamplingParams
@@ -143,7 +177,8 @@ class SerialBackend:
         return self.model.input_frame_px(size_px)
 
     async def generate(self, prompt: Prompt, params: SamplingParams) -> Completion:
-        return await self._runner.run(lambda: self.model.generate(prompt, params))
+        cancel = threading.Event()
+        return await self._runner.run(lambda: self.model.generate(prompt, params, cancel), cancel)
 
     def stream(
         self, prompt: Prompt, params: SamplingParams

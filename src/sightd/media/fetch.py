@@ -10,15 +10,21 @@ redirects followed by hand, each hop vetted again; bytes capped by Content-Lengt
 by counting the stream; one deadline for the whole fetch. An operator allowlist of hostnames and
 CIDRs opens chosen private destinations (an internal media server).
 
-Blocking by design (httpx's sync client): the Materializer runs it in a thread, and the body
-streams to a file, never into memory.
+The deadline is wall-clock, for the whole fetch: a timeout per read cannot stop a server that
+drips a byte at a time (headers included), so a watchdog shuts the fetch's sockets down when the
+deadline passes, and the fetch fails with DEADLINE_EXCEEDED then, not when the server is done.
+
+Blocking by design (httpx's sync client): `services.url_media` runs it in threads of its own
+(bounded), and the body streams to a file, never into memory.
 """
 
 from __future__ import annotations
 
 import concurrent.futures
+import contextlib
 import ipaddress
 import socket
+import threading
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -196,18 +202,79 @@ def resolve_with_timeout(host: str, port: int, resolve: Resolver, deadline: floa
         ) from exc
 
 
-def _pinned_request(client: httpx.Client, target: _Target, remaining: float) -> httpx.Request:
+def _pinned_request(
+    client: httpx.Client,
+    target: _Target,
+    remaining: float,
+    trace: Callable[[str, dict[str, object]], None] | None = None,
+) -> httpx.Request:
     """A GET to the vetted IP that still names the host (Host header, TLS SNI + cert check)."""
     url = target.url
     pinned = url.copy_with(host=str(target.ip))
     authority = url.netloc.decode("ascii").rsplit("@", 1)[-1]
+    extensions: dict[str, object] = {"sni_hostname": url.host}
+    if trace is not None:
+        extensions["trace"] = trace
     return client.build_request(
         "GET",
         pinned,
         headers={"Host": authority, "Accept": "*/*", "Accept-Encoding": "identity"},
-        extensions={"sni_hostname": url.host},
+        extensions=extensions,
         timeout=httpx.Timeout(max(remaining, 0.001)),
     )
+
+
+class _Watchdog:
+    """Shuts down the fetch's sockets at its deadline, waking a read blocked on a slow server.
+
+    httpcore reports each new connection to the request's `trace` extension; the socket is
+    kept, and at the deadline `shutdown` ends any read or write on it at once.
+    """
+
+    def __init__(self, deadline: float) -> None:
+        self.deadline = deadline
+        self._sockets: list[socket.socket] = []
+        self._lock = threading.Lock()
+        self._fired = False
+        self._timer = threading.Timer(max(0.0, deadline - time.monotonic()), self._fire)
+        self._timer.name = "sightd-fetch-deadline"
+        self._timer.daemon = True
+
+    def __enter__(self) -> _Watchdog:
+        self._timer.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._timer.cancel()
+
+    @property
+    def expired(self) -> bool:
+        return self._fired or time.monotonic() >= self.deadline
+
+    def trace(self, event: str, info: dict[str, object]) -> None:
+        if event != "connection.connect_tcp.complete":
+            return
+        get_info = getattr(info.get("return_value"), "get_extra_info", None)
+        sock = get_info("socket") if get_info is not None else None
+        if not isinstance(sock, socket.socket):
+            return
+        with self._lock:
+            if not self._fired:
+                self._sockets.append(sock)
+                return
+        _shutdown(sock)
+
+    def _fire(self) -> None:
+        with self._lock:
+            self._fired = True
+            sockets, self._sockets = self._sockets, []
+        for sock in sockets:
+            _shutdown(sock)
+
+
+def _shutdown(sock: socket.socket) -> None:
+    with contextlib.suppress(OSError):  # already closed
+        sock.shutdown(socket.SHUT_RDWR)
 
 
 def fetch_url(
@@ -218,8 +285,29 @@ def fetch_url(
     resolve: Resolver = system_resolve,
     transport: httpx.BaseTransport | None = None,
 ) -> FetchedMedia:
-    """Download `url` to `dest` under the SSRF policy and `limits`; errors are `SightdError`s."""
+    """Download `url` to `dest` under the SSRF policy and `limits`; errors are `SightdError`s.
+
+    `limits.timeout_s` bounds the whole fetch by the wall clock: past it the connection is cut
+    and the fetch raises `DeadlineExceeded`, however the server paces its bytes."""
     deadline = time.monotonic() + limits.timeout_s
+    with _Watchdog(deadline) as watchdog:
+        try:
+            return _fetch(url, dest, limits, resolve, transport, watchdog)
+        except (errors.SightdError, httpx.HTTPError) as exc:
+            if watchdog.expired and not isinstance(exc, errors.DeadlineExceeded):
+                raise _timeout(url, limits) from exc
+            raise
+
+
+def _fetch(
+    url: str,
+    dest: Path,
+    limits: FetchLimits,
+    resolve: Resolver,
+    transport: httpx.BaseTransport | None,
+    watchdog: _Watchdog,
+) -> FetchedMedia:
+    deadline = watchdog.deadline
     current = url
     with httpx.Client(
         trust_env=False,  # a proxy would connect by name and undo the pinning
@@ -229,7 +317,7 @@ def fetch_url(
     ) as client:
         for _ in range(limits.max_redirects + 1):
             target = vet(current, limits.allowlist, resolve, deadline)
-            response = _connect(client, target, deadline, url, limits)
+            response = _connect(client, target, watchdog, url, limits)
             try:
                 if response.status_code in REDIRECT_CODES:
                     location = response.headers.get("location")
@@ -241,7 +329,7 @@ def fetch_url(
                     raise errors.InvalidArgument(
                         f"Fetching {url} failed: the server answered HTTP {response.status_code}."
                     )
-                size = _stream_to(response, dest, limits, deadline, url)
+                size = _stream_to(response, dest, limits, watchdog, url)
             finally:
                 response.close()
             content_type = response.headers.get("content-type")
@@ -251,15 +339,16 @@ def fetch_url(
 
 
 def _connect(
-    client: httpx.Client, target: _Target, deadline: float, url: str, limits: FetchLimits
+    client: httpx.Client, target: _Target, watchdog: _Watchdog, url: str, limits: FetchLimits
 ) -> httpx.Response:
     """Send the GET to each vetted address in turn until one connects (IPv6 may have no route)."""
     failure: httpx.HTTPError | None = None
     for ip in (target.ip, *target.fallbacks):
         pinned = _Target(target.url, ip)
+        remaining = watchdog.deadline - time.monotonic()
         try:
             return client.send(
-                _pinned_request(client, pinned, deadline - time.monotonic()), stream=True
+                _pinned_request(client, pinned, remaining, watchdog.trace), stream=True
             )
         except httpx.TimeoutException as exc:
             raise _timeout(url, limits) from exc
@@ -274,7 +363,7 @@ def _connect(
 
 
 def _stream_to(
-    response: httpx.Response, dest: Path, limits: FetchLimits, deadline: float, url: str
+    response: httpx.Response, dest: Path, limits: FetchLimits, watchdog: _Watchdog, url: str
 ) -> int:
     """Write the body to `dest` (via a .part file), enforcing the byte cap and the deadline."""
     declared = response.headers.get("content-length")
@@ -288,9 +377,11 @@ def _stream_to(
                 size += len(chunk)
                 if size > limits.max_bytes:
                     raise _too_large(url, limits)
-                if time.monotonic() > deadline:
+                if watchdog.expired:
                     raise _timeout(url, limits)
                 fh.write(chunk)
+        if watchdog.expired:  # a cut connection can look like the end of the body
+            raise _timeout(url, limits)
         partial.replace(dest)
     except httpx.TimeoutException as exc:
         raise _timeout(url, limits) from exc

@@ -5,10 +5,17 @@ the video id), and the key doubles as the video pipeline's cache key, so asking 
 URL again reuses both the bytes and the decoded frames. Entries live `url_cache_ttl_s` from
 their last use; expired ones (and their frame caches) are pruned by the next fetch, at most once
 a minute, and a new download evicts least-recently-used entries past `url_cache_max_bytes`.
+
+Fetches run in threads of their own (`url_fetch_concurrency` of them), never in the default
+executor that decoding and SQL share, so slow media servers cannot starve other requests. Each
+key may have `url_fetch_per_key` fetches in flight (more: 429), and the server as many as it
+has threads (more: 503); each fetch ends at its `url_timeout_s` deadline.
 """
 
 from __future__ import annotations
 
+import asyncio
+import concurrent.futures
 import contextlib
 import hashlib
 import json
@@ -72,6 +79,55 @@ class UrlSource:
         )
         self._last_prune = 0.0
         self._lock = threading.Lock()
+        self._pool = concurrent.futures.ThreadPoolExecutor(
+            max_workers=settings.url_fetch_concurrency, thread_name_prefix="sightd-url-fetch"
+        )
+        self._in_flight: dict[str, int] = {}  # owner → fetches submitted and not yet done
+        self._counts = threading.Lock()
+
+    async def fetch_async(self, owner: str, url: str, field: str) -> UrlFile:
+        """`fetch` in the URL fetch threads, admitted under the per-key and server-wide caps.
+
+        Cancelling the caller does not stop a fetch already running; it still ends by its
+        deadline, and it counts against the caps until then."""
+        self._admit(owner, url, field)
+        try:
+            work = self._pool.submit(self.fetch, url, field)
+        except BaseException:
+            self._release(owner)
+            raise
+        work.add_done_callback(lambda _: self._release(owner))
+        return await asyncio.wrap_future(work)
+
+    def _admit(self, owner: str, url: str, field: str) -> None:
+        with self._counts:
+            mine = self._in_flight.get(owner, 0)
+            if mine >= self.settings.url_fetch_per_key:
+                raise errors.ResourceExhausted(
+                    f"This API key already has {mine} media URLs being fetched; retry when "
+                    f"they are done ({url}).",
+                    field=field,
+                    retry_after_s=max(1.0, self.limits.timeout_s / 2),
+                )
+            if sum(self._in_flight.values()) >= self.settings.url_fetch_concurrency:
+                raise errors.Unavailable(
+                    f"The server is fetching as many media URLs as it can; retry later ({url}).",
+                    field=field,
+                    retry_after_s=max(1.0, self.limits.timeout_s / 2),
+                )
+            self._in_flight[owner] = mine + 1
+
+    def _release(self, owner: str) -> None:
+        with self._counts:
+            left = self._in_flight.get(owner, 0) - 1
+            if left > 0:
+                self._in_flight[owner] = left
+            else:
+                self._in_flight.pop(owner, None)
+
+    def close(self) -> None:
+        """Stop taking fetches; those running end by their deadline."""
+        self._pool.shutdown(wait=False, cancel_futures=True)
 
     def fetch(self, url: str, field: str) -> UrlFile:
         """The URL's bytes on disk: from the cache when fresh, else downloaded now."""
