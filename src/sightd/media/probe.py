@@ -5,7 +5,8 @@ result moves the file to ACTIVE or FAILED. Bad content is a result, never an exc
 error string is shown to the client as the file's `error`, so it never names server paths.
 
 - images are decoded in full (at a small size), so corrupt, truncated and oversized files fail
-  here rather than in a later generateContent call;
+  here rather than in a later generateContent call; the decode holds its share of the
+  process-wide `DecodeBudget` like a generation's (an image that can never fit fails the file);
 - videos are opened with PyAV (imported lazily; without it they are accepted without metadata):
   there must be a video stream whose first frame decodes, and one demux pass (no decoding
   past the first frame) must reach the duration the header declares, which catches truncated
@@ -22,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from sightd.errors import InvalidArgument
+from sightd.media.decode_budget import DecodeBudget
 from sightd.media.image import decode_image_file
 from sightd.media.mime import SNIFF_BYTES, kind, normalize, resolve_mime, sniff
 
@@ -30,6 +32,7 @@ log = logging.getLogger(__name__)
 DEFAULT_MAX_IMAGE_PIXELS = 100_000_000
 """Matches `Settings.max_image_pixels`' default; pass the setting with functools.partial."""
 _VERIFY_SIDE_PX = 256  # JPEG draft still reads every entropy-coded byte, so truncation shows
+_BUDGET_WAIT_S = 600.0  # processing is background work: wait for the budget, do not fail the file
 
 
 @dataclass(frozen=True)
@@ -51,7 +54,11 @@ def duration_string(seconds: Fraction | float) -> str:
 
 
 def probe_file(
-    path: Path, declared_mime: str, *, max_image_pixels: int = DEFAULT_MAX_IMAGE_PIXELS
+    path: Path,
+    declared_mime: str,
+    *,
+    max_image_pixels: int = DEFAULT_MAX_IMAGE_PIXELS,
+    decode_budget: DecodeBudget | None = None,
 ) -> ProbeResult:
     """Resolve the MIME type of the file at `path` and check it is usable. Blocking.
 
@@ -72,15 +79,23 @@ def probe_file(
         return ProbeResult(declared_mime or sniffed or "", error=exc.message)
     media_kind = kind(mime)
     if media_kind == "image":
-        return _probe_image(path, mime, max_image_pixels)
+        return _probe_image(path, mime, max_image_pixels, decode_budget)
     if media_kind == "video":
         return _probe_video(path, mime)
     return ProbeResult(mime)
 
 
-def _probe_image(path: Path, mime: str, max_pixels: int) -> ProbeResult:
+def _probe_image(
+    path: Path, mime: str, max_pixels: int, budget: DecodeBudget | None
+) -> ProbeResult:
     try:
-        decode_image_file(path, max_side_px=_VERIFY_SIDE_PX, max_pixels=max_pixels)
+        decode_image_file(
+            path,
+            max_side_px=_VERIFY_SIDE_PX,
+            max_pixels=max_pixels,
+            budget=budget,
+            wait_s=_BUDGET_WAIT_S,
+        )
     except InvalidArgument as exc:
         return ProbeResult(mime, error=exc.message)
     return ProbeResult(mime)
