@@ -1,5 +1,7 @@
 """Browser fixtures for the playground: Debian's headless Chromium (`/usr/bin/chromium`, never a
-downloaded browser) driven by Playwright, one browser per session and a fresh context per test.
+downloaded browser) driven by Playwright, one browser per module and a fresh context per test;
+and Debian's Firefox ESR (`/usr/bin/firefox-esr`) driven over WebDriver BiDi (`firefox.py`), one
+browser per module and a fresh tab per test (`ff_page`).
 
 Every page records Content-Security-Policy violations and uncaught errors; a test fails if any
 happened, and its last state is saved as `final.png` in the test's own tmp_path."""
@@ -81,3 +83,41 @@ def page(browser: Any, context_options: dict[str, Any], tmp_path: Path) -> Itera
     finally:
         context.close()
     assert not errors + problems, errors + problems
+
+
+@pytest.fixture(scope="module")
+def firefox_browser() -> Iterator[Any]:
+    from tests.web.firefox import FIREFOX, Firefox
+
+    if not FIREFOX.exists():
+        pytest.skip(f"{FIREFOX} is missing (apt-get install firefox-esr; `make test` does it)")
+    pytest.importorskip("websockets.sync.client")
+    browser = Firefox()
+    yield browser
+    browser.close()
+
+
+@pytest.fixture
+def ff_page(firefox_browser: Any, tmp_path: Path) -> Iterator[Any]:
+    """A fresh Firefox tab at 1280×800 that records CSP violations, uncaught errors and console
+    errors; the test fails if any happened, and its last state is saved as `final.png`."""
+    page = firefox_browser.new_page(1280, 800)
+    page.add_init_script(WATCH)
+    seen = len(firefox_browser.events)
+    firefox_browser.command(
+        "session.subscribe", {"events": ["log.entryAdded"], "contexts": [page.context]}
+    )
+    yield page
+    try:
+        page.screenshot(tmp_path / "final.png", full_page=True)
+        problems = page.evaluate("window.__problems || []") if page.url.startswith("http") else []
+        logged = [
+            f"{e['params'].get('type')} {e['params'].get('text')}"
+            for e in firefox_browser.events[seen:]
+            if e.get("method") == "log.entryAdded"
+            and e["params"].get("level") == "error"
+            and e["params"].get("source", {}).get("context") == page.context
+        ]
+    finally:
+        page.close()
+    assert not problems + logged, problems + logged

@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from tests.video_factory import make_video
+from tests.video_factory import flite_available, make_speech_video, make_video
 from tests.web.playground import open_page, send, sse, text_event, upload, wait_until
 
 pytestmark = pytest.mark.slow
@@ -125,3 +125,41 @@ def test_transcript_lines_at_their_times_are_text(
     lines.nth(1).locator("button.seek").click()
     wait_until(page, "Math.abs(document.getElementById('inspect-video').currentTime - 2.5) < 0.01")
     assert page.evaluate("window.__pwned") is None
+
+
+SENTENCE = "the quick brown fox jumps over the lazy dog"
+
+
+@pytest.mark.skipif(not flite_available(), reason="flite (Debian package) synthesises the speech")
+def test_real_speech_shows_at_its_time_and_seeks(
+    make_server: Callable[..., Any], page: Any, tmp_path: Path
+) -> None:
+    """A video whose audio says a sentence from 3 s on (flite's voice, recognised by the server's
+    speech backend): its transcript line is listed at 00:02-00:04 with some of the words, and
+    clicking that time seeks the video element there."""
+    server = make_server()
+    open_page(page, server.url + "/")
+    video = make_speech_video(tmp_path / "speech.mp4", SENTENCE, at_s=3.0)
+    upload(page, "speech.mp4", video.read_bytes(), "video/mp4")
+    _strip(page)
+    lines = page.evaluate(
+        """() => [...document.querySelectorAll('#transcript li.speech')].map((li) => ({
+          seconds: Number(li.dataset.seconds),
+          label: li.querySelector('button.seek').textContent,
+          text: li.textContent,
+        }))"""
+    )
+    assert lines, page.inner_text("#transcript")
+    first = lines[0]
+    assert 2.0 <= first["seconds"] < 5.0, lines
+    minutes, seconds = divmod(int(first["seconds"]), 60)
+    assert first["label"] == f"{minutes:02d}:{seconds:02d}"
+    assert {"quick", "fox", "lazy", "dog"} & set(first["text"].split()), lines
+    wait_until(page, "document.getElementById('inspect-video').readyState >= 1")
+    page.locator("#transcript li.speech button.seek").first.click()
+    wait_until(
+        page,
+        f"Math.abs(document.getElementById('inspect-video').currentTime - {first['seconds']})"
+        " < 0.01",
+    )
+    page.screenshot(path=str(tmp_path / "speech.png"), full_page=True)

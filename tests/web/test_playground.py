@@ -30,6 +30,8 @@ from tests.media_server import Route, media_server
 from tests.video_factory import make_video
 from tests.web.playground import (
     RECORD_UPLOADS,
+    assert_boxes_match,
+    drawn_overlay,
     open_page,
     send,
     sse,
@@ -70,63 +72,6 @@ def _exif_rotated_jpeg() -> bytes:
 
 def _prompt(page: Any, text: str) -> None:
     page.fill("#prompt", text)
-
-
-def _drawn(page: Any) -> dict[str, Any]:
-    """The overlay as drawn: its frame, every box and mask, and their on-screen geometry."""
-    wait_until(page, "document.getElementById('stage').dataset.drawn !== undefined")
-    return page.evaluate(
-        """() => {
-      const svg = document.getElementById('overlay');
-      const img = document.querySelector('#stage img');
-      const r = (el) => {
-        const b = el.getBoundingClientRect();
-        return [b.x, b.y, b.width, b.height];
-      };
-      const num = (el, a) => Number(el.getAttribute(a));
-      return {
-        viewBox: svg.getAttribute('viewBox'),
-        natural: [img.naturalWidth, img.naturalHeight],
-        image: r(img),
-        boxes: [...svg.querySelectorAll('rect.box')].map((el) => ({
-          index: num(el, 'data-index'), stroke: el.getAttribute('stroke'),
-          xywh: ['x', 'y', 'width', 'height'].map((a) => num(el, a)), screen: r(el),
-          label: el.parentNode.querySelector('text').textContent,
-        })),
-        masks: [...svg.querySelectorAll('image.mask')].map((el) => ({
-          index: num(el, 'data-index'), href: el.getAttribute('href'),
-          xywh: ['x', 'y', 'width', 'height'].map((a) => num(el, a)),
-        })),
-        opacity: svg.querySelector('g.masks').getAttribute('opacity'),
-        legend: [...document.querySelectorAll('#legend .legend-label')].map((e) => e.textContent),
-      };
-    }"""
-    )
-
-
-def _assert_boxes_match(drawn: dict[str, Any], items: list[dict[str, Any]]) -> None:
-    """Each drawn box is its item's `box_2d` in the image's own pixels (±1 px), in the SVG and
-    on the screen."""
-    width, height = drawn["natural"]
-    assert drawn["viewBox"] == f"0 0 {width} {height}"
-    assert len(drawn["boxes"]) == len(items)
-    scale_x = drawn["image"][2] / width
-    scale_y = drawn["image"][3] / height
-    for box in drawn["boxes"]:
-        item = items[box["index"]]
-        x0, y0, x1, y1 = to_pixels(Box1000(*item["box_2d"]), (width, height))
-        expected = [x0, y0, x1 - x0, y1 - y0]
-        assert all(abs(a - b) <= 1 for a, b in zip(box["xywh"], expected, strict=True)), (
-            box,
-            item,
-        )
-        sx, sy, sw, sh = box["screen"]  # the stroke is drawn on the rect's outline
-        ix, iy = drawn["image"][:2]
-        assert abs((sx - ix) / scale_x - x0) <= 1 + 2 / scale_x
-        assert abs((sy - iy) / scale_y - y0) <= 1 + 2 / scale_y
-        assert abs(sw / scale_x - (x1 - x0)) <= 1 + 4 / scale_x
-        assert abs(sh / scale_y - (y1 - y0)) <= 1 + 4 / scale_y
-        assert box["label"] == item["label"]
 
 
 def test_upload_shows_progress_and_state(
@@ -177,9 +122,9 @@ def test_detection_boxes_match_box_2d(
     text, _ = send(page)
     items = json.loads(text)
     assert items, "the tiny detector finds something in the scene"
-    drawn = _drawn(page)
+    drawn = drawn_overlay(page)
     assert drawn["natural"] == list(shown)  # EXIF orientation applied, as the server does
-    _assert_boxes_match(drawn, items)
+    assert_boxes_match(drawn, items)
     assert drawn["legend"] == [i["label"] for i in items]
     assert page.locator("#opacity-row").is_hidden()  # no masks, no slider
     # Hovering (or focusing) a label highlights its box and dims the others.
@@ -205,8 +150,8 @@ def test_segmentation_masks_lie_over_their_boxes(
     text, _ = send(page)
     items = json.loads(text)
     assert items and all(i["mask"].startswith("data:image/png;base64,") for i in items)
-    drawn = _drawn(page)
-    _assert_boxes_match(drawn, items)
+    drawn = drawn_overlay(page)
+    assert_boxes_match(drawn, items)
     boxes = {b["index"]: b for b in drawn["boxes"]}
     assert sorted(m["index"] for m in drawn["masks"]) == list(range(len(items)))
     for mask in drawn["masks"]:
@@ -332,7 +277,7 @@ def test_untrusted_text_is_shown_as_text(
     text, _ = send(page)
     labels = {i["label"] for i in json.loads(text)}
     assert any("<img" in label for label in labels), labels
-    drawn = _drawn(page)
+    drawn = drawn_overlay(page)
     assert {b["label"] for b in drawn["boxes"]} == labels == set(drawn["legend"])
     _no_injection(page)
     page.screenshot(path=str(tmp_path / "label.png"))
@@ -358,7 +303,7 @@ def test_untrusted_text_is_shown_as_text(
     )
     page.route(re.compile(r".*:streamGenerateContent.*"), answer(sse(text_event(spatial, "STOP"))))
     send(page)
-    drawn = _drawn(page)
+    drawn = drawn_overlay(page)
     assert [b["label"] for b in drawn["boxes"]] == [XSS] == drawn["legend"]
     _no_injection(page)
     # Invalid or partial JSON is shown as text; the page keeps working.

@@ -2,19 +2,18 @@
 // sightd's Gemini REST API. Untrusted strings reach the DOM only as text (see dom.js).
 
 import { api, eventText, getKey, setKey, streamGenerate } from "./api.js";
+import { clipFields, clipOptions, videoMetadata } from "./clip.js";
 import { $, h, clear, humanBytes } from "./dom.js";
 import { FilesPanel } from "./files.js";
 import { InspectView } from "./inspect.js";
-import { drawSpatial, listItems, parseJson, spatialItems } from "./spatial.js";
-import { mimeOf, uploadFile } from "./upload.js";
+import { ModelPanel } from "./model.js";
+import { drawSpatial, listItems, parseJson, pretty, spatialItems, withShortMasks } from "./spatial.js";
+import { mimeOf, pastedFiles, uploadFile } from "./upload.js";
 
 const state = {
-  model: "", // "models/<served id>"
   attachments: [], // {id, kind: "file"|"url", name, mimeType, fileUri, previewUrl, state, ...}
   previews: new Map(), // File resource name → object URL of the bytes picked in this tab
   running: null, // AbortController of the answer being streamed
-  polling: false, // a model-status request is in flight
-  stage: "", // the model's load stage last seen
   counting: null, // AbortController of the pending countTokens
   countTimer: 0,
   nextId: 1,
@@ -35,7 +34,7 @@ function showError(err) {
 // --- API key and model -------------------------------------------------------------------
 function showKeyForm(err) {
   ui.keyForm.hidden = false;
-  ui.modelName.textContent = err ? "An API key is needed" : ui.modelName.textContent;
+  if (err) ui.modelName.textContent = "An API key is needed";
 }
 
 async function connect() {
@@ -54,63 +53,10 @@ async function connect() {
   }
   ui.keyForm.hidden = !getKey();
   showStatus("");
-  showModels(body);
-  pollModel();
+  models.show(body);
+  models.poll();
   files.refresh();
   scheduleCount();
-}
-
-/** The served model (not an alias) from a models.list answer. */
-function showModels(body) {
-  const models = Array.isArray(body.models) ? body.models : [];
-  const served = models.find((m) => !String(m.description || "").startsWith("Alias of")) || models[0];
-  if (served) {
-    state.model = String(served.name);
-    ui.modelName.textContent = String(served.displayName || served.name);
-    ui.modelDescription.textContent =
-      `${served.description || ""} Input ≤ ${served.inputTokenLimit} tokens, ` +
-      `output ≤ ${served.outputTokenLimit} tokens. Also answers to gemini-* names.`;
-  }
-}
-
-async function pollModel() {
-  if (state.polling) return;
-  state.polling = true;
-  try {
-    await pollOnce();
-  } finally {
-    state.polling = false;
-  }
-}
-
-async function pollOnce() {
-  let status;
-  try {
-    status = await api.modelStatus();
-  } catch (err) {
-    ui.modelStage.textContent = "unknown";
-    return;
-  }
-  const stage = String(status.stage || "");
-  ui.modelStage.textContent = stage;
-  ui.modelStage.className = `badge stage-${stage}`;
-  if (status.family) {
-    ui.modelFamily.hidden = false;
-    ui.modelFamily.textContent = String(status.family);
-  }
-  const fraction = Number(status.fraction);
-  ui.modelProgress.hidden = !(stage === "downloading" || stage === "loading");
-  if (Number.isFinite(fraction) && status.fraction !== null) ui.modelProgress.value = fraction;
-  else ui.modelProgress.removeAttribute("value"); // indeterminate
-  const was = state.stage;
-  state.stage = stage;
-  if (stage !== "ready" && stage !== "failed") {
-    setTimeout(pollModel, 1000);
-  } else if (stage === "ready" && was && was !== "ready") {
-    // Loaded while we watched: the model's name and limits are known only now.
-    api.listModels().then(showModels, showError);
-    scheduleCount();
-  }
 }
 
 // --- attachments ---------------------------------------------------------------------------
@@ -127,6 +73,7 @@ function renderAttachment(att) {
   att.progressEl = h("progress", { max: Math.max(1, att.size || 1), value: 0, class: "upload-progress", "aria-label": `Upload of ${att.name}` });
   att.progressEl.hidden = att.kind !== "upload";
   att.stateEl = h("span", { class: "state" }, att.state);
+  const clip = isVideo(att) ? clipFields(att, scheduleCount, () => reinspect(att)) : null;
   const remove = h("button", { type: "button", class: "remove", "aria-label": `Remove ${att.name}` }, "×");
   remove.addEventListener("click", () => removeAttachment(att));
   att.el = h(
@@ -136,7 +83,8 @@ function renderAttachment(att) {
     h("div", { class: "att-body" },
       h("span", { class: "att-name" }, att.name),
       h("span", { class: "muted" }, [att.mimeType, att.size ? humanBytes(att.size) : ""].filter(Boolean).join(" · ")),
-      att.progressEl),
+      att.progressEl,
+      clip),
     att.stateEl,
     remove,
   );
@@ -155,6 +103,16 @@ function removeAttachment(att) {
   state.attachments = state.attachments.filter((a) => a !== att);
   att.el.remove();
   scheduleCount();
+}
+
+/** Files pasted from the clipboard (a screenshot, a copied image) are added like dropped ones;
+ * a paste without files (text into a field) is left alone. */
+function onPaste(e) {
+  const pasted = pastedFiles(e.clipboardData);
+  if (!pasted.length) return;
+  e.preventDefault();
+  addFiles(pasted);
+  showStatus(`Pasted ${pasted.length} file${pasted.length > 1 ? "s" : ""}.`);
 }
 
 async function addFiles(fileList) {
@@ -183,7 +141,7 @@ async function addFiles(fileList) {
         att.abort = null;
         state.previews.set(resource.name, att.previewUrl);
         setAttState(att, resource.state);
-        if (resource.state === "ACTIVE" && isVideo(att)) inspectVideo(resource.name, att.previewUrl, att.name);
+        if (resource.state === "ACTIVE" && isVideo(att)) reinspect(att);
         if (resource.state === "FAILED" && resource.error) showStatus(`${att.name}: ${resource.error.message}`, "error");
         files.refresh();
         scheduleCount();
@@ -240,22 +198,29 @@ function attachListed(file) {
   scheduleCount();
 }
 
-/** Show what the model sees of a video file, sampled as the Settings say. */
-function inspectVideo(name, videoUrl, displayName) {
-  const options = {};
-  const fps = num("fps");
-  const start = num("clip-start");
-  const end = num("clip-end");
+/** The Settings panel's fps and clip, the default of every video. */
+function clipDefaults() {
+  return { fps: num("fps"), start: num("clip-start"), end: num("clip-end") };
+}
+
+/** Show what the model sees of a video file, sampled as `clip` says ({fps, start, end}). */
+function inspectVideo(name, videoUrl, displayName, clip) {
+  const options = { ...clip };
   const level = $("media-resolution").value.toLowerCase().replace("media_resolution_", "");
-  if (fps !== undefined) options.fps = fps;
-  if (start !== undefined) options.start = start;
-  if (end !== undefined) options.end = end;
   if (level) options.resolution = level;
   inspector.show(name, options, videoUrl, displayName);
 }
 
+/** Inspect an attached video file with its own sampling. */
+function reinspect(att) {
+  if (att.kind === "url" || att.state !== "ACTIVE" || !att.resource) return;
+  inspectVideo(att.resource, att.previewUrl || "", att.name, clipOptions(att, clipDefaults()));
+}
+
 function inspectListed(file) {
-  inspectVideo(String(file.name), state.previews.get(file.name) || "", String(file.displayName || file.name));
+  const att = state.attachments.find((a) => a.resource === file.name);
+  const clip = att ? clipOptions(att, clipDefaults()) : clipDefaults();
+  inspectVideo(String(file.name), state.previews.get(file.name) || "", String(file.displayName || file.name), clip);
 }
 
 // --- the request ---------------------------------------------------------------------------
@@ -269,20 +234,14 @@ function num(id) {
 /** The GenerateContentRequest the form describes; throws Error with a message on bad input. */
 function buildRequest() {
   const parts = [];
-  const fps = num("fps");
-  const start = num("clip-start");
-  const end = num("clip-end");
+  const defaults = clipDefaults();
   for (const att of state.attachments) {
     if (att.kind !== "url" && att.state !== "ACTIVE") throw new Error(`${att.name} is ${att.state}, not ACTIVE yet.`);
     const fileData = { fileUri: att.fileUri };
     if (att.mimeType && att.mimeType !== "video/*") fileData.mimeType = att.mimeType;
     const part = { fileData };
-    if (isVideo(att) && (fps !== undefined || start !== undefined || end !== undefined)) {
-      part.videoMetadata = {};
-      if (fps !== undefined) part.videoMetadata.fps = fps;
-      if (start !== undefined) part.videoMetadata.startOffset = `${start}s`;
-      if (end !== undefined) part.videoMetadata.endOffset = `${end}s`;
-    }
+    const meta = isVideo(att) ? videoMetadata(clipOptions(att, defaults)) : undefined;
+    if (meta) part.videoMetadata = meta;
     parts.push(part);
   }
   const prompt = ui.prompt.value;
@@ -348,7 +307,7 @@ function scheduleCount() {
 }
 
 async function countNow() {
-  if (!state.model) return;
+  if (!models.model) return;
   let request;
   try {
     request = buildRequest();
@@ -360,7 +319,7 @@ async function countNow() {
   const controller = new AbortController();
   state.counting = controller;
   try {
-    const body = await api.countTokens(state.model, request, controller.signal);
+    const body = await api.countTokens(models.model, request, controller.signal);
     if (state.counting !== controller) return;
     ui.tokenCount.textContent = `Prompt: ${body.totalTokens} tokens`;
     ui.tokenCount.dataset.tokens = String(body.totalTokens);
@@ -394,7 +353,7 @@ async function send() {
     showStatus(err.message, "error");
     return;
   }
-  if (!state.model) {
+  if (!models.model) {
     showStatus("No model yet: is the server reachable?", "error");
     return;
   }
@@ -408,7 +367,7 @@ async function send() {
   let usage = null;
   let finish = "";
   try {
-    await streamGenerate(state.model, request, (event) => {
+    await streamGenerate(models.model, request, (event) => {
       const delta = eventText(event);
       if (delta) {
         text += delta;
@@ -439,25 +398,6 @@ async function send() {
 function imageForSpatial(request) {
   const uris = new Set(request.contents[0].parts.filter((p) => p.fileData).map((p) => p.fileData.fileUri));
   return state.attachments.find((a) => uris.has(a.fileUri) && a.previewUrl && a.mimeType.startsWith("image/"));
-}
-
-/** Swap each long mask data URL for a short note, so the JSON stays readable. */
-function withShortMasks(value) {
-  if (!Array.isArray(value)) return value;
-  return value.map((item) =>
-    item && typeof item === "object" && typeof item.mask === "string" && item.mask.length > 80
-      ? { ...item, mask: `${item.mask.slice(0, 40)}… (${item.mask.length} chars)` }
-      : item,
-  );
-}
-
-/** JSON.stringify with 2-space indents, arrays of numbers (boxes, points) kept on one line.
- * Strings never hold a raw newline in JSON text, so only real layout is collapsed. */
-function pretty(value) {
-  return JSON.stringify(value, null, 2).replace(
-    /\[\n\s*(-?[\d.eE+-]+(?:,\n\s*-?[\d.eE+-]+)*)\n\s*\]/g,
-    (_, numbers) => `[${numbers.split(/,\n\s*/).join(", ")}]`,
-  );
 }
 
 async function renderFinal(text, request) {
@@ -502,6 +442,7 @@ async function renderFinal(text, request) {
 // --- start ---------------------------------------------------------------------------------
 let files;
 let inspector;
+let models;
 
 function init() {
   for (const id of ["status", "answer", "viewer", "stage", "legend", "opacity", "raw", "usage", "prompt", "system", "schema", "send", "stop", "attachments"]) {
@@ -513,12 +454,9 @@ function init() {
     tokenCount: $("token-count"),
     keyForm: $("key-form"),
     modelName: $("model-name"),
-    modelFamily: $("model-family"),
-    modelStage: $("model-stage"),
-    modelProgress: $("model-progress"),
-    modelDescription: $("model-description"),
   });
   inspector = new InspectView();
+  models = new ModelPanel({ onLoaded: scheduleCount, onError: showError });
   files = new FilesPanel({ onAttach: attachListed, onInspect: inspectListed, onError: showError });
 
   const input = $("file-input");
@@ -541,6 +479,7 @@ function init() {
     drop.classList.remove("over");
     if (e.dataTransfer && e.dataTransfer.files.length) addFiles(e.dataTransfer.files);
   });
+  document.addEventListener("paste", onPaste);
   $("url-form").addEventListener("submit", (e) => {
     e.preventDefault();
     const field = $("url-input");

@@ -211,3 +211,22 @@ export function drawSpatial({ stage, legend, opacity }, image, items) {
     stage.dataset.drawn = String(items.length);
   });
 }
+
+/** Swap each long mask data URL for a short note, so the JSON stays readable. */
+export function withShortMasks(value) {
+  if (!Array.isArray(value)) return value;
+  return value.map((item) =>
+    item && typeof item === "object" && typeof item.mask === "string" && item.mask.length > 80
+      ? { ...item, mask: `${item.mask.slice(0, 40)}… (${item.mask.length} chars)` }
+      : item,
+  );
+}
+
+/** JSON.stringify with 2-space indents, arrays of numbers (boxes, points) kept on one line.
+ * Strings never hold a raw newline in JSON text, so only real layout is collapsed. */
+export function pretty(value) {
+  return JSON.stringify(value, null, 2).replace(
+    /\[\n\s*(-?[\d.eE+-]+(?:,\n\s*-?[\d.eE+-]+)*)\n\s*\]/g,
+    (_, numbers) => `[${numbers.split(/,\n\s*/).join(", ")}]`,
+  );
+}

@@ -102,3 +102,18 @@ export async function uploadFile(file, { onProgress = () => {}, onState = () => 
   }
   return resource;
 }
+
+/** The files in a paste's clipboardData (none for pasted text); a clipboard image without a name
+ * (a screenshot) is named `pasted-N.<subtype>`. */
+export function pastedFiles(data) {
+  if (!data) return [];
+  let files = Array.from(data.files || []);
+  if (!files.length) {
+    files = Array.from(data.items || []).filter((i) => i.kind === "file").map((i) => i.getAsFile()).filter(Boolean);
+  }
+  return files.map((file, i) => {
+    if (file.name) return file;
+    const ext = (file.type.split("/")[1] || "bin").replace(/[^a-z0-9]/gi, "");
+    return new File([file], `pasted-${i + 1}.${ext}`, { type: file.type });
+  });
+}
