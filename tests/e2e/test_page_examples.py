@@ -77,7 +77,8 @@ def _check_detection(stdout: str, need_boxes: bool) -> None:
     found = json.loads(boxes.group(1))
     assert found or not need_boxes
     for x0, y0, x1, y1 in found:
-        assert 0 <= x0 < x1 <= width and 0 <= y0 < y1 <= height
+        # The page's code truncates to whole pixels: a box a thousandth wide may become 0 px.
+        assert 0 <= x0 <= x1 <= width and 0 <= y0 <= y1 <= height
 
 
 def _check_segmentation(stdout: str, workdir: Path, need_items: bool) -> None:
