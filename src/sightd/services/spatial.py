@@ -209,7 +209,7 @@ class SpatialService:
         )
 
     def _device(self) -> str:
-        from sightd.engine.transformers.backend import resolve_device
+        from sightd.engine.transformers.device import resolve_device
 
         return str(resolve_device(self.settings.device))
 

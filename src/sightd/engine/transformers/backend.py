@@ -16,7 +16,6 @@ from __future__ import annotations
 import copy
 import dataclasses
 import logging
-import os
 import queue
 import secrets
 import threading
@@ -43,51 +42,30 @@ from sightd.engine.base import (
     FinishReason,
     ModelInfo,
     SamplingParams,
+    StepLogprobs,
     TextDelta,
     model_id_for,
 )
 from sightd.engine.decoding import IncrementalDecoder, StopScanner
+from sightd.engine.tools import tool_json
+from sightd.engine.transformers.device import (
+    cpu_cores,
+    quantizes,
+    resolve_device,
+    resolve_dtype,
+)
 from sightd.engine.transformers.families import Family, detect_family, read_config
 from sightd.engine.transformers.grammar import Grammars
 from sightd.engine.transformers.no_torchvision import load_processor
+from sightd.engine.transformers.quantize import quantize_text_model
 from sightd.engine.transformers.resolution import QwenPolicy, ResolutionPolicy, policy_for
+from sightd.engine.transformers.scores import LogprobRecorder, Penalties
 from sightd.errors import Internal, InvalidArgument, SightdError
 from sightd.prompt import ImagePart, Prompt, PromptPart, Turn, VideoPart
 
 log = logging.getLogger(__name__)
 
 _DONE = object()
-
-
-def cpu_cores() -> int:
-    """Cores this process may run on (the affinity mask, not the machine's total)."""
-    try:
-        return len(os.sched_getaffinity(0))
-    except AttributeError:  # macOS, Windows
-        return os.cpu_count() or 1
-
-
-def resolve_device(name: str) -> torch.device:
-    """The torch device for `name`; auto is the first CUDA GPU if there is one, else the CPU."""
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    try:
-        return torch.device(name)
-    except RuntimeError as e:
-        raise InvalidArgument(f"unknown torch device {name!r}: {e}", field="device") from e
-
-
-def resolve_dtype(name: str, device: torch.device) -> torch.dtype | str:
-    """The torch dtype for `name`; auto is float32 on CPU, else the checkpoint's own dtype.
-
-    bf16/fp16 matmuls are slow or missing on many CPUs, so CPU defaults to float32.
-    """
-    if name == "auto":
-        return torch.float32 if device.type == "cpu" else "auto"
-    dtype = getattr(torch, name, None)
-    if not isinstance(dtype, torch.dtype) or not dtype.is_floating_point:
-        raise InvalidArgument(f"unknown torch dtype {name!r}", field="dtype")
-    return dtype
 
 
 @dataclass
@@ -99,14 +77,25 @@ class _Request:
     seed: int | None
     max_new_tokens: int
     processors: LogitsProcessorList
+    recorder: LogprobRecorder | None = None  # the last of `processors`, when logprobs are wanted
 
 
 class _Run(BaseStreamer):  # type: ignore[misc]
     """One generation's state: token ids in (as `generate`'s streamer), text deltas out."""
 
     def __init__(
-        self, tokenizer: Any, params: SamplingParams, strip: bool, emit: Callable[[str], Any]
+        self,
+        tokenizer: Any,
+        params: SamplingParams,
+        strip: bool,
+        emit: Callable[[TextDelta], Any],
+        recorder: LogprobRecorder | None = None,
+        end_ids: frozenset[int] = frozenset(),
     ) -> None:
+        self._recorder = recorder
+        self._end_ids = end_ids  # end-of-sequence tokens: no text, no logprobs entry
+        self.logprobs: list[StepLogprobs] = []
+        self._unsent: list[StepLogprobs] = []
         self._decoder = IncrementalDecoder(
             lambda ids: tokenizer.decode(ids, skip_special_tokens=True)
         )
@@ -123,6 +112,12 @@ class _Run(BaseStreamer):  # type: ignore[misc]
             return
         ids = [int(i) for i in value.reshape(-1).tolist()]
         self.ids.extend(ids)
+        if self._recorder is not None:
+            for token in ids:
+                step = self._recorder.take(token)
+                if step is not None and token not in self._end_ids:
+                    self.logprobs.append(step)
+                    self._unsent.append(step)
         self._out(self._scanner.feed(self._decoder.push(ids)))
 
     def end(self) -> None:
@@ -132,7 +127,8 @@ class _Run(BaseStreamer):  # type: ignore[misc]
     def _out(self, text: str) -> None:
         if text:
             self.parts.append(text)
-            self._emit(text)
+            self._emit(TextDelta(text, tuple(self._unsent)))
+            self._unsent = []
 
     @property
     def stopped_by_sequence(self) -> bool:
@@ -181,12 +177,16 @@ class TransformersBackend:
             str(folder), dtype=resolve_dtype(dtype, self._device)
         )
         self._model = model.to(self._device).eval()  # type: ignore[arg-type]
+        vocab_size = int(self._model.get_output_embeddings().weight.shape[0])
+        self._dtype_name = str(self._model.dtype).removeprefix("torch.")
+        if quantizes(dtype, self._device):
+            quantize_text_model(self._model)  # and the rest to float32
+            self._dtype_name = "int8"
         gen = self._model.generation_config
         eos = gen.eos_token_id if gen.eos_token_id is not None else self._tokenizer.eos_token_id
         self._eos_ids = frozenset([eos] if isinstance(eos, int) else (eos or []))
         if gen.pad_token_id is None and self._eos_ids:
             gen.pad_token_id = min(self._eos_ids)
-        vocab_size = int(self._model.get_output_embeddings().weight.shape[0])
         self._grammars = Grammars(self._tokenizer, vocab_size, self._eos_ids)
         self._policy: ResolutionPolicy = policy_for(
             self._family.name, self._processor.image_processor
@@ -205,7 +205,7 @@ class TransformersBackend:
             image_max_side_px=self._family.image_max_side_px(self._processor.image_processor),
             extras={
                 "device": str(self._device),
-                "dtype": str(self._model.dtype).removeprefix("torch."),
+                "dtype": self._dtype_name,
                 "video": "native" if self._family.native_video else "frames",
             },
             sizing=self._policy,
@@ -215,7 +215,11 @@ class TransformersBackend:
             grounding_family=self._family.grounding,
             constraints=frozenset({"json_schema", "choice"}),
             max_concurrency=1,
+            tool_calls=self._family.tool_syntax is not None,
         )
+        # Whether the model's own template renders tools (Qwen3-VL's does, Qwen2.5-VL's not:
+        # then `Family.messages` writes the same hermes text itself).
+        self._template_tools = "tools" in str(getattr(self._processor, "chat_template", "") or "")
         self._lock = threading.Lock()
         log.info("loaded %s (%s) on %s", self._info.id, self._family.name, self._device)
 
@@ -240,10 +244,23 @@ class TransformersBackend:
         already that size, at every level; any other is resized to it before the processor."""
         return self._policy.input_frame_px(size_px)
 
-    def generate(self, prompt: Prompt, params: SamplingParams) -> Completion:
+    def generate(
+        self, prompt: Prompt, params: SamplingParams, cancel: threading.Event | None = None
+    ) -> Completion:
+        """Generate to the end; once `cancel` is set (the caller went away) generation stops
+        after the current token and the partial answer is returned."""
         with self._lock:
             request = self._prepare(prompt, params)
-            run = _Run(self._tokenizer, params, self._family.strip_leading_space, lambda _: None)
+            run = _Run(
+                self._tokenizer,
+                params,
+                self._family.strip_leading_space,
+                lambda _: None,
+                request.recorder,
+                self._eos_ids,
+            )
+            if cancel is not None:
+                run.cancelled = cancel
             self._run_generate(request, run)
         return self._completion(run, request)
 
@@ -252,7 +269,14 @@ class TransformersBackend:
         with self._lock:
             request = self._prepare(prompt, params)
             deltas: queue.Queue[object] = queue.Queue()
-            run = _Run(self._tokenizer, params, self._family.strip_leading_space, deltas.put)
+            run = _Run(
+                self._tokenizer,
+                params,
+                self._family.strip_leading_space,
+                deltas.put,
+                request.recorder,
+                self._eos_ids,
+            )
             worker = threading.Thread(
                 target=self._worker,
                 args=(request, run, deltas),
@@ -264,7 +288,7 @@ class TransformersBackend:
                 while (item := deltas.get()) is not _DONE:
                     if isinstance(item, BaseException):
                         raise item
-                    yield TextDelta(str(item))
+                    yield item if isinstance(item, TextDelta) else TextDelta(str(item))
                 yield self._completion(run, request)
             finally:
                 run.cancelled.set()
@@ -277,8 +301,10 @@ class TransformersBackend:
             raise InvalidArgument("the prompt has no turns", field="contents")
         try:
             messages, media_kwargs = self._render(prompt)
+            tools = [tool_json(d) for d in prompt.tools] if self._template_tools else None
             inputs = self._processor.apply_chat_template(
                 messages,
+                tools=tools or None,
                 tokenize=True,
                 return_dict=True,
                 add_generation_prompt=True,
@@ -305,9 +331,20 @@ class TransformersBackend:
         if config.do_sample:
             seed = params.seed if params.seed is not None else secrets.randbits(63)
         processors = LogitsProcessorList()
+        if params.presence_penalty or params.frequency_penalty:
+            processors.append(
+                Penalties(params.presence_penalty or 0.0, params.frequency_penalty or 0.0)
+            )
         if params.constraint is not None:
             processors.append(self._grammars.processor(params.constraint, config.max_new_tokens))
-        return _Request(inputs, config, seed, config.max_new_tokens, processors)
+        recorder = None
+        if params.logprobs is not None:  # last: it sees penalties and grammar masks (`scores`)
+            recorder = LogprobRecorder(params.logprobs, self._token_text)
+            processors.append(recorder)
+        return _Request(inputs, config, seed, config.max_new_tokens, processors, recorder)
+
+    def _token_text(self, token_id: int) -> str:
+        return str(self._tokenizer.decode([token_id], skip_special_tokens=False))
 
     def _render(self, prompt: Prompt) -> tuple[list[dict[str, Any]], dict[str, Any]]:
         """Chat messages for the processor, and the per-call processor kwargs that keep every
@@ -317,7 +354,7 @@ class TransformersBackend:
         if not isinstance(policy, QwenPolicy):  # SmolVLM: one longest edge for the call
             images = [part.image.size for part in _user_images(prompt, native)]
             kwargs = policy.processor_kwargs(images, has_frames=bool(prompt.videos()))
-            return self._family.messages(prompt), kwargs
+            return self._family.messages(prompt, template_tools=self._template_tools), kwargs
         prompt = _map_images(prompt, policy.input_frame_px)  # the grid, if not on it already
         images = [part.image.size for part in _user_images(prompt, native)]
         videos: list[tuple[int, tuple[int, int]]] = []
@@ -330,7 +367,9 @@ class TransformersBackend:
             metadata.append(meta)
             return array
 
-        messages = self._family.messages(prompt, video_input if native else None)
+        messages = self._family.messages(
+            prompt, video_input if native else None, template_tools=self._template_tools
+        )
         kwargs = policy.processor_kwargs(images, videos)
         if metadata:
             kwargs["videos_kwargs"]["video_metadata"] = metadata
@@ -366,7 +405,12 @@ class TransformersBackend:
         hit_eos = bool(run.ids) and run.ids[-1] in self._eos_ids
         if not run.stopped_by_sequence and not hit_eos and len(run.ids) >= request.max_new_tokens:
             reason = "MAX_TOKENS"
-        return Completion(text="".join(run.parts), finish_reason=reason, output_tokens=len(run.ids))
+        return Completion(
+            text="".join(run.parts),
+            finish_reason=reason,
+            output_tokens=len(run.ids),
+            logprobs=tuple(run.logprobs) if request.recorder is not None else None,
+        )
 
 
 def _apply_sampling(config: Any, params: SamplingParams) -> None:
