@@ -40,7 +40,11 @@ class Settings(BaseModel):
         "--upstream-url).",
     )
     device: str = Field("auto", description="torch device: auto, cpu, cuda, cuda:1, mps.")
-    dtype: str = Field("auto", description="torch dtype: auto, float32, bfloat16, float16.")
+    dtype: str = Field(
+        "auto",
+        description="torch dtype: auto, float32, bfloat16, float16, or int8 (CPU only: the "
+        "text model's Linear layers dynamically quantized to int8, vision kept float32).",
+    )
     torch_threads: int = Field(
         0, description="CPU threads for torch (0: one per core, spin-waiting off)."
     )
@@ -141,6 +145,27 @@ class Settings(BaseModel):
         description="Accepted API keys, comma-separated. None: no auth, loopback only.",
     )
     log_level: str = Field("info", description="Logging level.")
+    drain_timeout_s: float = Field(
+        30.0,
+        ge=0,
+        description="On SIGTERM: seconds in-flight requests and background interactions get "
+        "to finish (new generations get 503) before they are cancelled (those interactions "
+        "marked failed).",
+    )
+    replica_id: str | None = Field(
+        None,
+        max_length=64,
+        description="This process's name among replicas sharing one database, stable across "
+        "restarts (e.g. the pod name): a restart then fails its own interrupted background "
+        "interactions at once. Default: a new random name per start (they fail when their "
+        "lease lapses).",
+    )
+    interaction_lease_s: float = Field(
+        60.0,
+        ge=3,
+        description="Lease of a running background interaction, renewed every third of it by "
+        "its process; once lapsed (the process died) any replica marks it failed.",
+    )
 
     # --- storage -------------------------------------------------------------------------
     data_dir: Path = Field(
@@ -150,6 +175,41 @@ class Settings(BaseModel):
         None,
         description="SQLAlchemy URL for metadata (default: SQLite in data_dir; "
         "postgresql+psycopg://... for scale).",
+    )
+    blob_store: Literal["local", "s3"] = Field(
+        "local",
+        description="Where uploaded files' bytes live: local (data_dir/blobs; replicas must "
+        "share that folder) or s3 (any S3-compatible store: AWS S3, MinIO, R2; the `s3` extra). "
+        "S3 credentials come from the standard AWS chain (AWS_ACCESS_KEY_ID/"
+        "AWS_SECRET_ACCESS_KEY, AWS_PROFILE, ~/.aws, instance roles), never from sightd settings.",
+    )
+    s3_endpoint_url: str | None = Field(
+        None,
+        description="S3 API endpoint for --blob-store s3, e.g. http://minio:9000 or "
+        "https://<account>.r2.cloudflarestorage.com (default: AWS S3).",
+    )
+    s3_bucket: str | None = Field(
+        None, description="Bucket for --blob-store s3 (must exist; required with s3)."
+    )
+    s3_prefix: str = Field(
+        "sightd/", description="Key prefix of every object sightd writes to the bucket."
+    )
+    s3_region: str | None = Field(
+        None, description="S3 region (default: from the AWS config chain)."
+    )
+    s3_part_bytes: int = Field(
+        8 * MB,
+        ge=5 * MB,
+        le=5 * GB,
+        description="Size of each stored part of an unfinished upload in S3 (at least 5 MiB; "
+        "bytes are spooled to local disk until a part is full). Every replica must use the same "
+        "value; changing it fails the uploads in progress.",
+    )
+    s3_cache_max_bytes: int = Field(
+        20 * GB,
+        ge=1,
+        description="Bytes of S3 blobs kept on local disk for decoding (data_dir/s3/cache); "
+        "least-recently-used entries go first.",
     )
     file_ttl_s: int = Field(48 * 3600, description="Seconds an uploaded file lives.")
     sweep_interval_s: float = Field(600.0, description="Seconds between expiry sweeps.")
@@ -188,7 +248,19 @@ class Settings(BaseModel):
     )
     url_max_bytes: int = Field(2 * GB, description="Largest media fetched from one URL.")
     url_timeout_s: float = Field(
-        120.0, gt=0, description="Overall deadline for fetching one media URL."
+        120.0,
+        gt=0,
+        description="Overall wall-clock deadline for fetching one media URL (a slow or "
+        "drip-feeding server is cut off at it: DEADLINE_EXCEEDED).",
+    )
+    url_fetch_concurrency: int = Field(
+        8,
+        ge=1,
+        description="Media URL fetches running at once, in threads of their own; more are "
+        "refused with 503.",
+    )
+    url_fetch_per_key: int = Field(
+        4, ge=1, description="Media URL fetches one API key may have in flight; more get 429."
     )
     url_cache_ttl_s: int = Field(
         3600, ge=60, description="Seconds a fetched URL (and its decoded frames) is reused."
@@ -212,6 +284,21 @@ class Settings(BaseModel):
     max_interaction_bytes: int = Field(100 * MB, description="Interactions body limit.")
     max_image_pixels: int = Field(
         100_000_000, description="Decoded-pixel cap per image (decompression-bomb guard)."
+    )
+    max_image_decode_bytes: int = Field(
+        256 * 1024 * 1024,
+        gt=0,
+        description="Bytes of decoded pixels one image may need at its peak, judged from its "
+        "header at the size the model needs (JPEG DCT-scaled); over it the image is a 400.",
+    )
+    image_decode_budget_bytes: int = Field(
+        320 * 1024 * 1024,
+        gt=0,
+        description="Bytes of decoded pixels all concurrent image decodes may hold together; a "
+        "decode waits for its share, then answers 503.",
+    )
+    image_decode_wait_s: float = Field(
+        30.0, ge=0, description="How long a decode waits for its share of the decode budget."
     )
     max_images_per_request: int = Field(3600, description="Images allowed in one request.")
     max_videos_per_request: int = Field(10, description="Videos allowed in one request.")

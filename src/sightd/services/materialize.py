@@ -8,6 +8,7 @@ numbers for the same request.
 from __future__ import annotations
 
 import asyncio
+import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -16,12 +17,32 @@ from PIL import Image
 
 from sightd import errors
 from sightd.engine.base import MediaSizing
+from sightd.engine.tools import call_as_text, response_as_text, tool_json
 from sightd.media import image as media_image
 from sightd.media import mime as media_mime
 from sightd.media import tokens as media_tokens
-from sightd.prompt import ImagePart, Prompt, PromptPart, TextPart, TimedFrame, Turn
+from sightd.media.decode_budget import DecodeBudget
+from sightd.prompt import (
+    FunctionCallPart,
+    FunctionResponsePart,
+    ImagePart,
+    Prompt,
+    PromptPart,
+    TextPart,
+    TimedFrame,
+    Turn,
+)
 from sightd.services.files import FileService
-from sightd.services.inputs import FileMedia, GenerateInput, InlineMedia, LocalMedia, MediaIn
+from sightd.services.inputs import (
+    FileMedia,
+    FunctionCallIn,
+    FunctionResponseIn,
+    GenerateInput,
+    InlineMedia,
+    LocalMedia,
+    MediaIn,
+    TextIn,
+)
 from sightd.services.url_media import UrlSource
 from sightd.services.video import VideoPipeline, video_part
 from sightd.settings import Settings
@@ -65,10 +86,16 @@ class Materializer:
     """Resolves media references and decodes or measures them."""
 
     def __init__(
-        self, settings: Settings, files: FileService, video: VideoPipeline | None = None
+        self,
+        settings: Settings,
+        files: FileService,
+        video: VideoPipeline | None = None,
+        decode_budget: DecodeBudget | None = None,
     ) -> None:
         self.settings = settings
         self.files = files
+        # Shared with Files API processing (see wiring); one process, one budget.
+        self.decode_budget = decode_budget or decode_budget_for(settings)
         self.video = video or VideoPipeline(settings)
         self.urls = UrlSource(settings, forget=self.video.forget)
 
@@ -86,7 +113,7 @@ class Materializer:
             with ref.path.open("rb") as fh:
                 head = fh.read(media_mime.SNIFF_BYTES)
             return _Media(media_mime.resolve_mime(ref.mime_type, head, part.field), None, ref.path)
-        fetched = await asyncio.to_thread(self.urls.fetch, ref.url, part.field)
+        fetched = await self.urls.fetch_async(owner, ref.url, part.field)
         head = await asyncio.to_thread(_head, fetched.path)
         # The bytes decide; the server's Content-Type only speaks when they say nothing.
         declared = ref.mime_type or (fetched.mime_type if media_mime.sniff(head) is None else None)
@@ -138,14 +165,26 @@ class Materializer:
         usage = TokenUsage({"TEXT": 0})
         if inp.system:
             usage.add("TEXT", count_text(inp.system))
+        for decl in inp.tools:  # declarations are prompt text, as the model reads them
+            usage.add("TEXT", count_text(json.dumps(tool_json(decl), ensure_ascii=False)))
         turns: list[Turn] = []
         counts = {"image": 0, "video": 0}
         for turn in inp.turns:
             parts: list[PromptPart] = []
             for part in turn.parts:
-                if not isinstance(part, MediaIn):
+                if isinstance(part, TextIn):
                     usage.add("TEXT", count_text(part.text))
                     parts.append(TextPart(part.text))
+                    continue
+                if isinstance(part, FunctionCallIn):
+                    call = FunctionCallPart(part.name, part.args_json, part.id)
+                    usage.add("TEXT", count_text(call_as_text(call)))
+                    parts.append(call)
+                    continue
+                if isinstance(part, FunctionResponseIn):
+                    response = FunctionResponsePart(part.name, part.response_json, part.id)
+                    usage.add("TEXT", count_text(response_as_text(response)))
+                    parts.append(response)
                     continue
                 media = await self._resolve(owner, part)
                 kind = self._kind(media, part.field)
@@ -221,6 +260,7 @@ class Materializer:
                 max_pixels=self.settings.max_image_pixels,
                 field=field_name,
                 size_for=size_for,
+                budget=self.decode_budget,
             )
         assert media.path is not None
         return media_image.decode_image_file(
@@ -229,7 +269,17 @@ class Materializer:
             max_pixels=self.settings.max_image_pixels,
             field=field_name,
             size_for=size_for,
+            budget=self.decode_budget,
         )
+
+
+def decode_budget_for(settings: Settings) -> DecodeBudget:
+    """The process's image-decode budget from settings (build one, share it)."""
+    return DecodeBudget(
+        settings.image_decode_budget_bytes,
+        settings.max_image_decode_bytes,
+        settings.image_decode_wait_s,
+    )
 
 
 def _size_for(

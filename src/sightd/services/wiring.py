@@ -21,11 +21,13 @@ from sightd.media.probe import probe_file
 from sightd.services.files import FileService
 from sightd.services.generate import GenerateService
 from sightd.services.interactions import InteractionService
-from sightd.services.materialize import Materializer
+from sightd.services.materialize import Materializer, decode_budget_for
 from sightd.services.models import ModelCatalog
+from sightd.services.recovery import InteractionLeases, new_replica_id
 from sightd.services.spatial import SpatialService
 from sightd.services.video import VideoPipeline
 from sightd.settings import Settings
+from sightd.storage.blobs import BlobStore, LocalBlobStore
 from sightd.storage.db import create_db, init_schema
 from sightd.storage.interactions import InteractionStore
 
@@ -47,6 +49,24 @@ class Services:
     interactions: InteractionService
 
 
+def make_blob_store(settings: Settings) -> BlobStore:
+    """The blob store `settings.blob_store` names (S3: client from the AWS credential chain)."""
+    if settings.blob_store == "local":
+        return LocalBlobStore(settings.blob_dir)
+    if not settings.s3_bucket:
+        raise ValueError("--blob-store s3 needs --s3-bucket (SIGHTD_S3_BUCKET)")
+    from sightd.storage.s3 import S3BlobStore, make_client
+
+    return S3BlobStore(
+        make_client(settings.s3_endpoint_url, settings.s3_region),
+        settings.s3_bucket,
+        prefix=settings.s3_prefix,
+        work_dir=settings.data_dir / "s3",
+        part_bytes=settings.s3_part_bytes,
+        cache_max_bytes=settings.s3_cache_max_bytes,
+    )
+
+
 @asynccontextmanager
 async def open_services(
     settings: Settings,
@@ -62,8 +82,14 @@ async def open_services(
     """
     db = create_db(settings.effective_database_url)
     await asyncio.to_thread(init_schema, db)
+    decode_budget = decode_budget_for(settings)  # shared by generation and file processing
     files = FileService(
-        settings, db, partial(probe_file, max_image_pixels=settings.max_image_pixels)
+        settings,
+        db,
+        partial(
+            probe_file, max_image_pixels=settings.max_image_pixels, decode_budget=decode_budget
+        ),
+        blobs=make_blob_store(settings),
     )
     own_engine = engine is None
     handle = engine or EngineHandle(settings)
@@ -72,7 +98,7 @@ async def open_services(
     catalog = ModelCatalog(settings.model)
     video = VideoPipeline(settings)
     files.on_delete.append(video.forget)
-    materializer = Materializer(settings, files, video)
+    materializer = Materializer(settings, files, video, decode_budget)
     generate = GenerateService(handle, catalog, materializer, SpatialService(settings))
     services = Services(
         settings=settings,
@@ -89,18 +115,26 @@ async def open_services(
                 ttl_s=settings.interaction_ttl_s,
                 max_count=settings.max_stored_interactions_per_key,
                 max_bytes=settings.interaction_storage_quota_bytes,
+                replica=settings.replica_id or new_replica_id(),
+                lease_s=settings.interaction_lease_s,
             ),
             generate,
             sweep_interval_s=settings.sweep_interval_s,
         ),
     )
+    leases = InteractionLeases(
+        services.interactions.store, stable_replica=settings.replica_id is not None
+    )
     await files.start()
+    await leases.start()
     services.interactions.start()
     try:
         yield services
     finally:
-        await services.interactions.stop()
+        await services.interactions.stop()  # the app's lifespan drained them before (if any)
+        await leases.stop()
         await files.stop()
+        materializer.urls.close()
         if own_engine:
             await handle.aclose()
         db.dispose()
