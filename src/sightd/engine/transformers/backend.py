@@ -7,8 +7,7 @@ that feeds a `_Run`. Media arrive at the size the model sees them at (`resolutio
 applied when decoding); the processor call is bounded so that it keeps those sizes. Qwen models
 take a video as one video with its source times; others see its frames. The run decodes
 tokens incrementally, applies stop sequences and tells generate when to halt (stop sequence
-found, or the consumer went away). `generate` runs it inline; `stream` runs it in a worker
-thread and hands deltas over a queue.
+found, or the consumer went away). `generate` runs it inline; `stream` in a worker thread.
 """
 
 from __future__ import annotations
