@@ -40,7 +40,7 @@ def create_app(settings: Settings, engine: EngineHandle | None = None) -> FastAP
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        async with open_services(settings, engine) as services:
+        async with open_services(settings, engine, observer=metrics) as services:
             app.state.services = services
             app.state.db = services.db
             app.state.files = services.files

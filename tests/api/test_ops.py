@@ -134,6 +134,59 @@ def test_metrics_move_by_exactly_the_requests_made(server: Any) -> None:
     assert "/no/such/route" not in after  # raw paths never become labels
 
 
+def test_metrics_count_tokens_decodes_and_stored_bytes(server: Any) -> None:
+    """Token counters move by exactly the usage the responses report (countTokens not at all),
+    one decode observation per image, stored bytes by the size uploaded."""
+    import base64
+    import json
+
+    from tests.media_factory import image_bytes
+
+    before = httpx.get(f"{server.url}/metrics").text
+    png = base64.b64encode(image_bytes(64, 48, "PNG")).decode()
+    image = {"inlineData": {"mimeType": "image/png", "data": png}}
+    with_images = {
+        "contents": [{"parts": [image, image, {"text": "What differs?"}]}],
+        "generationConfig": {"maxOutputTokens": 3},
+    }
+    r = httpx.post(f"{server.url}{GEN}", json=with_images, timeout=60)
+    assert r.status_code == 200, r.text
+    usages = [r.json()["usageMetadata"]]
+    stream_url = f"{server.url}{GEN.replace(':generateContent', ':streamGenerateContent')}"
+    streamed = httpx.post(stream_url, params={"alt": "sse"}, json=BODY, timeout=60)
+    assert streamed.status_code == 200, streamed.text
+    chunks = [json.loads(x[6:]) for x in streamed.text.splitlines() if x.startswith("data: ")]
+    usages.append(chunks[-1]["usageMetadata"])
+    count_url = f"{server.url}{GEN.replace(':generateContent', ':countTokens')}"
+    counted = httpx.post(count_url, json={"contents": with_images["contents"]}, timeout=60)
+    assert counted.status_code == 200 and counted.json()["totalTokens"] > 0
+    upload = b"s" * 4321
+    assert httpx.post(f"{server.url}/upload/v1beta/files", content=upload).status_code == 200
+    after = httpx.get(f"{server.url}/metrics").text
+
+    def moved(name: str, **labels: str) -> float:
+        return _metric(after, name, **labels) - _metric(before, name, **labels)
+
+    by_modality: dict[str, int] = {}
+    for usage in usages:
+        for detail in usage["promptTokensDetails"]:
+            by_modality[detail["modality"]] = (
+                by_modality.get(detail["modality"], 0) + detail["tokenCount"]
+            )
+    assert by_modality["IMAGE"] > 0 and by_modality["TEXT"] > 0
+    for modality, tokens in by_modality.items():
+        assert moved("sightd_prompt_tokens_total", modality=modality) == tokens, modality
+    assert sum(by_modality.values()) == sum(u["promptTokenCount"] for u in usages)
+    assert moved("sightd_output_tokens_total") == sum(u["candidatesTokenCount"] for u in usages)
+    assert moved("sightd_media_decode_seconds_count", kind="image") == 2
+    assert moved("sightd_media_decode_seconds_bucket", kind="image", le="+Inf") == 2
+    assert moved("sightd_media_decode_seconds_sum", kind="image") > 0
+    assert moved("sightd_stored_bytes") == len(upload)
+    assert moved("sightd_stored_files") == 1
+    assert _metric(after, "sightd_keys_with_files") == 1  # keys are counted, never named
+    assert "owner" not in after and "key=" not in after
+
+
 # --- request ids and the access log -------------------------------------------------------
 
 

@@ -7,7 +7,8 @@
   draining; otherwise 503 with the Gemini error envelope saying which (no paths, no hosts).
 - `/metrics`: Prometheus text. It needs an API key when keys are configured (header
   `x-goog-api-key` or `?key=`, which Prometheus sends with `params: {key: [...]}`): the counters
-  describe every tenant's traffic. The probes never need a key.
+  describe every tenant's traffic. The probes never need a key. Stored-file totals come from one
+  SQL aggregate per scrape, given DB_TIMEOUT_S; a scrape it misses leaves them out.
 """
 
 from __future__ import annotations
@@ -111,4 +112,21 @@ async def metrics(request: Request, _caller: Caller = Depends(caller)) -> Respon
                 "Generations queued for the in-process model.",
                 float(waiting),
             )
+    gauges.update(await _storage_gauges(request))
     return PlainTextResponse(registry.render(gauges), media_type=EXPOSITION_TYPE)
+
+
+async def _storage_gauges(request: Request) -> dict[str, tuple[str, float]]:
+    """Totals over every key's live files (no per-key series: see api/metrics.py)."""
+    try:
+        stored, files, keys = await asyncio.wait_for(
+            request.app.state.files.stored_totals(), DB_TIMEOUT_S
+        )
+    except Exception as exc:  # a slow or failing database must not fail the scrape
+        log.warning("metrics: stored-file totals unavailable: %s", type(exc).__name__)
+        return {}
+    return {
+        "sightd_stored_bytes": ("Bytes of live (unexpired) files, all keys together.", stored),
+        "sightd_stored_files": ("Live (unexpired) files, all keys together.", files),
+        "sightd_keys_with_files": ("API keys owning at least one live file.", keys),
+    }

@@ -242,6 +242,10 @@ class FileService:
             raise _not_found(file_id)
         return found
 
+    async def stored_totals(self) -> tuple[int, int, int]:
+        """(bytes, files, owners with files) over every key's live files (for `/metrics`)."""
+        return await asyncio.to_thread(self._rows.stored_totals)
+
     async def list(
         self, owner: str, page_size: int, page_token: str | None
     ) -> tuple[builtins.list[StoredFile], str | None]:

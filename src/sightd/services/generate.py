@@ -21,6 +21,7 @@ from sightd.services import checked
 from sightd.services.inputs import GenerateInput
 from sightd.services.materialize import Materializer, TokenUsage
 from sightd.services.models import ModelCatalog
+from sightd.services.observe import NULL_OBSERVER, Observer
 from sightd.services.spatial import SpatialPlan, SpatialService
 from sightd.services.tools import ToolPlan, finish_chosen, finish_constrained, plan_tools
 
@@ -70,11 +71,13 @@ class GenerateService:
         catalog: ModelCatalog,
         materializer: Materializer,
         spatial: SpatialService | None = None,
+        observer: Observer = NULL_OBSERVER,
     ) -> None:
         self.engine = engine
         self.catalog = catalog
         self.materializer = materializer
         self.spatial = spatial
+        self.observer = observer  # tokens of every generation (never of countTokens)
 
     def _backend(self, model: str) -> tuple[Backend, str]:
         entry = self.catalog.resolve(model)
@@ -153,7 +156,9 @@ class GenerateService:
                 candidates.append(await self._with_tools(backend, prompt, tools, params))
             else:
                 candidates.append(await self._complete(backend, prompt, plan, params))
-        return GenerateResult(candidates, usage, version)
+        result = GenerateResult(candidates, usage, version)
+        self.observer.tokens_used(usage.by_modality, result.output_tokens)
+        return result
 
     async def stream(self, owner: str, inp: GenerateInput) -> AsyncIterator[StreamItem]:
         """Prompt usage first, then deltas per candidate, each closed by its completion.
@@ -163,7 +168,20 @@ class GenerateService:
         """
         backend, version, prompt, usage, tools = await self._prepare(owner, inp)
         plan = self._plan(prompt, inp, tools)
-        return self._stream(backend, version, prompt, usage, inp, plan, tools)
+        return self._observed(self._stream(backend, version, prompt, usage, inp, plan, tools))
+
+    async def _observed(self, items: AsyncIterator[StreamItem]) -> AsyncIterator[StreamItem]:
+        """The stream, reporting prompt tokens at its start and output tokens per finished
+        candidate as they pass (a stream the client leaves early counts what it got)."""
+        try:
+            async for item in items:
+                if isinstance(item, StreamStart):
+                    self.observer.tokens_used(item.usage.by_modality, 0)
+                elif isinstance(item, CandidateDone):
+                    self.observer.tokens_used({}, item.completion.output_tokens)
+                yield item
+        finally:
+            await _aclose(items)
 
     async def _stream(
         self,

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -43,6 +44,7 @@ from sightd.services.inputs import (
     MediaIn,
     TextIn,
 )
+from sightd.services.observe import NULL_OBSERVER, Observer
 from sightd.services.url_media import UrlSource
 from sightd.services.video import VideoPipeline, video_part
 from sightd.settings import Settings
@@ -91,9 +93,11 @@ class Materializer:
         files: FileService,
         video: VideoPipeline | None = None,
         decode_budget: DecodeBudget | None = None,
+        observer: Observer = NULL_OBSERVER,
     ) -> None:
         self.settings = settings
         self.files = files
+        self.observer = observer  # decode times (timed on the loop around each thread hop)
         # Shared with Files API processing (see wiring); one process, one budget.
         self.decode_budget = decode_budget or decode_budget_for(settings)
         self.video = video or VideoPipeline(settings)
@@ -200,9 +204,11 @@ class Materializer:
                     size = await asyncio.to_thread(_image_size, media, part.field)
                 else:
                     size_for = _size_for(sizing.image_px, resolution) if sizing else None
+                    started = time.perf_counter()
                     image = await asyncio.to_thread(
                         self._decode, media, max_side_px, part.field, size_for
                     )
+                    self.observer.media_decoded("image", time.perf_counter() - started)
                     size = image.source_size_px
                     parts.append(image)
                 usage.add("IMAGE", media_tokens.image_tokens(*size))
@@ -238,11 +244,13 @@ class Materializer:
             usage.add("AUDIO", plan.audio_tokens)
         if max_side_px is None:
             return
+        started = time.perf_counter()  # frames decoded and resized; not the probe, not speech
         frames = await asyncio.to_thread(
             lambda: list(self.video.frames(media.source, plan, part.field))
         )
         if sizing is not None:
             frames = await asyncio.to_thread(_resize_frames, frames, sizing, resolution)
+        self.observer.media_decoded("video", time.perf_counter() - started)
         speech = await asyncio.to_thread(self.video.transcript, media.source, plan, part.field)
         out.append(video_part(plan, frames, speech))
 

@@ -23,6 +23,7 @@ from sightd.services.generate import GenerateService
 from sightd.services.interactions import InteractionService
 from sightd.services.materialize import Materializer, decode_budget_for
 from sightd.services.models import ModelCatalog
+from sightd.services.observe import NULL_OBSERVER, Observer
 from sightd.services.recovery import InteractionLeases, new_replica_id
 from sightd.services.spatial import SpatialService
 from sightd.services.video import VideoPipeline
@@ -73,12 +74,13 @@ async def open_services(
     engine: EngineHandle | None = None,
     *,
     start_engine: bool = True,
+    observer: Observer = NULL_OBSERVER,
 ) -> AsyncIterator[Services]:
     """Build and start the services; stop them on exit.
 
     `engine`: share an already-loaded model (tests) instead of loading `settings.model`; it is
     then left running on exit. `start_engine=False` builds without loading any model
-    (`sightd inspect`).
+    (`sightd inspect`). `observer` hears tokens and decode times (the app's `/metrics`).
     """
     db = create_db(settings.effective_database_url)
     await asyncio.to_thread(init_schema, db)
@@ -98,8 +100,10 @@ async def open_services(
     catalog = ModelCatalog(settings.model)
     video = VideoPipeline(settings)
     files.on_delete.append(video.forget)
-    materializer = Materializer(settings, files, video, decode_budget)
-    generate = GenerateService(handle, catalog, materializer, SpatialService(settings))
+    materializer = Materializer(settings, files, video, decode_budget, observer)
+    generate = GenerateService(
+        handle, catalog, materializer, SpatialService(settings), observer=observer
+    )
     services = Services(
         settings=settings,
         db=db,

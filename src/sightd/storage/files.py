@@ -100,6 +100,18 @@ class FileTable:
             and_(FILES.c.owner == owner, FILES.c.expire_time > now)
         )
 
+    def stored_totals(self) -> tuple[int, int, int]:
+        """(bytes, files, distinct owners) of every live file, in one aggregate query (the
+        same rows the quota sums: any state, not yet expired)."""
+        query = select(
+            func.coalesce(func.sum(FILES.c.size_bytes), 0),
+            func.count(),
+            func.count(func.distinct(FILES.c.owner)),
+        ).where(FILES.c.expire_time > utcnow())
+        with self._db.connect() as conn:
+            row = conn.execute(query).one()
+        return int(row[0]), int(row[1]), int(row[2])
+
     @staticmethod
     def taken(conn: Connection, key: str, owner: str, name: str) -> bool:
         """Whether a file holds the internal id `key` or the owner's public `name`."""
