@@ -219,6 +219,12 @@ class Settings(BaseModel):
         6 * 3600,
         description="Seconds an unfinished upload lives; the sweeper then drops its partial bytes.",
     )
+    upload_idle_timeout_s: float = Field(
+        10.0,
+        gt=0,
+        description="Seconds an upload body may go without a byte before it is dropped (a "
+        "resumable chunk is rolled back to the last committed offset, freeing its session).",
+    )
     max_upload_sessions_per_key: int = Field(
         64, ge=1, description="Unfinished upload sessions one API key may hold open at once."
     )

@@ -4,8 +4,10 @@ nested document is refused before any recursive parser (json, pydantic, json.dum
 
 from __future__ import annotations
 
+import asyncio
 import json
 import re
+from collections.abc import AsyncIterable, AsyncIterator
 from typing import Any
 
 from fastapi import Request
@@ -33,6 +35,23 @@ async def read_capped(request: Request, limit_bytes: int) -> bytes:
             raise _too_large(size, limit_bytes)
         chunks.append(chunk)
     return b"".join(chunks)
+
+
+async def idle_bounded(stream: AsyncIterable[bytes], idle_s: float) -> AsyncIterator[bytes]:
+    """`stream`'s pieces, or DeadlineExceeded once no piece arrives for `idle_s` seconds (a
+    client that sends part of a body and stalls no longer holds what the body was feeding)."""
+    it = stream.__aiter__()
+    while True:
+        try:
+            piece = await asyncio.wait_for(anext(it), idle_s)
+        except StopAsyncIteration:
+            return
+        except TimeoutError as exc:
+            raise errors.DeadlineExceeded(
+                f"No request body bytes arrived for {idle_s:g} s; the upload was dropped. "
+                "Query the upload's offset and resume from there."
+            ) from exc
+        yield piece
 
 
 def _too_large(size: int, limit: int) -> errors.PayloadTooLarge:

@@ -2,7 +2,9 @@
 
 Parts arrive in order as (headers, body stream); a part's body streams through in bounded memory
 (never the whole upload in RAM), which is why this is not `python-multipart`'s buffered form API
-nor `request.form()`.
+nor `request.form()`. Header blocks are bounded too (`MAX_PART_HEADER_BYTES` per part,
+`MAX_HEADER_BYTES` over all parts): a longer block is refused as soon as it is seen, never
+buffered whole.
 """
 
 from __future__ import annotations
@@ -12,7 +14,10 @@ from collections.abc import AsyncIterable, AsyncIterator
 
 from sightd import errors
 
+MAX_PART_HEADER_BYTES = 8 * 1024
+"""Longest header block of one part (the bytes between its boundary line and the blank line)."""
 MAX_HEADER_BYTES = 16 * 1024
+"""Longest total of all parts' header blocks in one body."""
 _BOUNDARY = re.compile(r'boundary=(?:"([^"]+)"|([^;\s]+))', re.IGNORECASE)
 _PARAM = re.compile(r';\s*([a-zA-Z*-]+)=(?:"([^"]*)"|([^;\s]*))')
 
@@ -38,6 +43,7 @@ class MultipartReader:
         self._delim = b"\r\n--" + boundary
         self._buf = bytearray(b"\r\n")  # so the first boundary looks like every other one
         self._eof = False
+        self._header_bytes = 0  # header bytes of the parts read so far
 
     async def _fill(self) -> None:
         if self._eof:
@@ -69,10 +75,12 @@ class MultipartReader:
             await self._fill()
         if self._buf[:2] == b"--":
             return None
-        while (end := self._buf.find(b"\r\n\r\n")) < 0:
-            if len(self._buf) > MAX_HEADER_BYTES:
-                raise errors.InvalidArgument("Multipart part headers are too long.")
+        limit = min(MAX_PART_HEADER_BYTES, MAX_HEADER_BYTES - self._header_bytes)
+        while (end := self._buf.find(b"\r\n\r\n", 0, limit + 4)) < 0:
+            if len(self._buf) >= limit + 4:
+                raise _headers_too_long()
             await self._fill()
+        self._header_bytes += end
         block = bytes(self._buf[:end]).decode("utf-8", "replace")
         del self._buf[: end + 4]
         headers: dict[str, str] = {}
@@ -91,6 +99,13 @@ class MultipartReader:
             yield headers, body
             async for _ in body:  # whatever the consumer left unread
                 pass
+
+
+def _headers_too_long() -> errors.InvalidArgument:
+    return errors.InvalidArgument(
+        f"Multipart part headers are too long: at most {MAX_PART_HEADER_BYTES} bytes per part "
+        f"and {MAX_HEADER_BYTES} bytes in all."
+    )
 
 
 async def read_limited(body: AsyncIterable[bytes], limit: int, what: str) -> bytes:

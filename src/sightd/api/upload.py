@@ -8,6 +8,9 @@
   on errors too: without it the SDKs re-send the chunk three times before giving up.
 - `uploadType=media` (raw body) and `uploadType=multipart` (JSON metadata part + media part, as
   multipart/related or multipart/form-data): one request, answered `{"file": File}`.
+- Every body is read under `upload_idle_timeout_s`: a client that sends part of it and stalls
+  gets DEADLINE_EXCEEDED and its chunk is rolled back (see `storage.uploads` for what a second
+  chunk sent meanwhile gets); the body of a stalled request is not drained.
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ import contextlib
 import json
 import logging
 import re
+from collections.abc import AsyncIterator
 from typing import Any
 
 from fastapi import APIRouter, Request, Response
@@ -24,7 +28,7 @@ from fastapi.responses import JSONResponse
 
 from sightd import errors
 from sightd.api.auth import authenticate
-from sightd.api.body import check_json_depth
+from sightd.api.body import check_json_depth, idle_bounded
 from sightd.api.errors import JSON_MEDIA_TYPE, error_response
 from sightd.api.files import file_resource
 from sightd.api.multipart import MultipartReader, boundary_of, disposition_params, read_limited
@@ -57,7 +61,8 @@ async def upload(version: str, request: Request) -> Response:
             return await _chunk(request, token, version)
         return await _begin(request, version)
     except errors.SightdError as exc:
-        await _drain(request)
+        if not isinstance(exc, errors.DeadlineExceeded):  # a stalled client: nothing to drain
+            await _drain(request)
         return error_response(exc, headers=final)
     except Exception:
         log.exception("upload failed")
@@ -83,7 +88,7 @@ async def _chunk(request: Request, token: str, version: str) -> Response:
     offset_header = request.headers.get("x-goog-upload-offset")
     received: int | None = None
     if "upload" in commands or offset_header is not None:
-        received = await service.upload_chunk(token, _offset(offset_header), request.stream())
+        received = await service.upload_chunk(token, _offset(offset_header), _body(request))
     if "finalize" in commands:
         stored = await service.finalize_upload(token)
         return _file_reply(request, stored, version)
@@ -141,7 +146,7 @@ async def _begin(request: Request, version: str) -> Response:
 
 
 async def _start(request: Request, owner: str, version: str) -> Response:
-    raw = await read_limited(request.stream(), MAX_METADATA_BYTES, "Upload metadata")
+    raw = await read_limited(_body(request), MAX_METADATA_BYTES, "Upload metadata")
     meta = _file_meta(raw)
     headers = request.headers
     token = await _service(request).start_upload(
@@ -173,7 +178,7 @@ async def _media(request: Request, owner: str, version: str) -> Response:
         content_type = "application/octet-stream"
     stored = await _service(request).upload_whole(
         owner,
-        request.stream(),
+        _body(request),
         size_bytes=_size(declared, {}),
         mime_type=headers.get("x-goog-upload-header-content-type") or content_type,
     )
@@ -181,7 +186,7 @@ async def _media(request: Request, owner: str, version: str) -> Response:
 
 
 async def _multipart(request: Request, owner: str, version: str, content_type: str) -> Response:
-    reader = MultipartReader(request.stream(), boundary_of(content_type))
+    reader = MultipartReader(_body(request), boundary_of(content_type))
     meta: dict[str, Any] = {}
     stored: StoredFile | None = None
     async for part_headers, body in reader.parts():
@@ -290,11 +295,17 @@ def _service(request: Request) -> FileService:
     return service
 
 
+def _body(request: Request) -> AsyncIterator[bytes]:
+    """The request body, dropped with DeadlineExceeded when it stalls for the idle timeout."""
+    settings: Settings = request.app.state.settings
+    return idle_bounded(request.stream(), settings.upload_idle_timeout_s)
+
+
 async def _drain(request: Request) -> None:
-    """Read and drop what is left of the body (bounded); never raises."""
+    """Read and drop what is left of the body (bounded in size and idle time); never raises."""
     seen = 0
     with contextlib.suppress(Exception):
-        async for piece in request.stream():
+        async for piece in _body(request):
             seen += len(piece)
             if seen > DRAIN_LIMIT_BYTES:
                 break

@@ -11,6 +11,13 @@ go; a re-sent chunk whose bytes are already stored is skipped (the SDKs re-send 
 status header), and a gap, bytes past the declared size, the per-file cap or the owner's quota
 end the chunk with an error and leave the session as it was before that chunk.
 
+One chunk (or finalize) at a time per session: a chunk or finalize that arrives while another
+chunk of the same session is still being written is refused at once with ABORTED (409, reason
+UPLOAD_CHUNK_IN_FLIGHT), as Google's resumable protocol answers a concurrent write, instead of
+queueing behind it; the client queries the offset and resumes. A writer cannot hold the session
+long: the API drops a body that stalls for `upload_idle_timeout_s`, and the stalled chunk's
+bytes are rolled back to the committed offset. Cancel still waits for the chunk in flight.
+
 Opening a session reserves its declared size: an owner's stored bytes plus what its open sessions
 declared (or received, when no size was declared) stay within the quota, and an owner holds at
 most `max_sessions` open sessions, so a key cannot pin disk with sessions it never finishes.
@@ -166,7 +173,7 @@ class UploadStore:
     async def append(self, token: str, offset: int, chunks: AsyncIterable[bytes]) -> UploadSession:
         """Store the bytes of a chunk that starts at `offset`; returns the updated session."""
         sid = _session_id(token)
-        async with self._lock(sid):
+        async with self._exclusive(sid):
             s = await asyncio.to_thread(self._load, sid)
             if offset < 0 or offset > s.received_bytes:
                 raise errors.InvalidArgument(
@@ -208,7 +215,7 @@ class UploadStore:
     async def finalize(self, token: str) -> UploadSession:
         """Turn a complete session into a PROCESSING file row (`file_id`); returns the session."""
         sid = _session_id(token)
-        async with self._lock(sid):
+        async with self._exclusive(sid):
             s = await asyncio.to_thread(self._load, sid)
             if s.declared_size is not None and s.received_bytes != s.declared_size:
                 raise errors.InvalidArgument(
@@ -258,6 +265,17 @@ class UploadStore:
         if lock is None:
             lock = asyncio.Lock()
             self._locks[sid] = lock
+        return lock
+
+    def _exclusive(self, sid: str) -> asyncio.Lock:
+        """The session's lock, free right now (acquiring it then does not wait), or Aborted."""
+        lock = self._lock(sid)
+        if lock.locked():
+            raise errors.Aborted(
+                "Another chunk of this upload is still in flight; query the upload's offset "
+                "and resume once it has finished.",
+                reason="UPLOAD_CHUNK_IN_FLIGHT",
+            )
         return lock
 
     async def _hasher(self, s: UploadSession) -> Any:

@@ -390,3 +390,41 @@ def test_tables_from_before_scoped_names_are_upgraded(db: Engine, tmp_path: Path
     with pytest.raises(errors.AlreadyExists):  # the unique (owner, name) index is back
         run(store.start("alice", declared_size=0, mime_type="a/b", file_id=open_session.name))
     run(store.start("bob", declared_size=0, mime_type="a/b", file_id=file_id))
+
+
+def test_second_writer_is_refused_while_a_chunk_is_in_flight(db: Engine, tmp_path: Path) -> None:
+    """A chunk or finalize arriving while another chunk streams is ABORTED at once, not queued;
+    once the first chunk ends (here: its body fails, as an idle-timed-out one does), the session
+    is at its committed size and takes the next chunk."""
+    store = make_store(db, tmp_path)
+
+    async def scenario() -> tuple[list[str | None], int]:
+        token, _ = await store.start("alice", declared_size=SIZE, mime_type="image/png")
+        await store.append(token, 0, pieces(DATA[:8]))
+        flowing, release = asyncio.Event(), asyncio.Event()
+
+        async def stalls() -> AsyncIterator[bytes]:
+            yield DATA[8:12]
+            flowing.set()
+            await release.wait()
+            raise TimeoutError("body stalled")
+
+        first = asyncio.create_task(store.append(token, 8, stalls()))
+        await flowing.wait()
+        reasons: list[str | None] = []
+        for attempt in (store.append(token, 8, pieces(DATA[8:SIZE])), store.finalize(token)):
+            try:
+                await asyncio.wait_for(attempt, 1)
+            except errors.Aborted as exc:
+                reasons.append(exc.reason)
+        release.set()
+        with pytest.raises(TimeoutError):
+            await first
+        received = (await store.get(token)).received_bytes
+        await store.append(token, 8, pieces(DATA[8:SIZE]))
+        await store.finalize(token)
+        return reasons, received
+
+    reasons, received = run(scenario())
+    assert reasons == ["UPLOAD_CHUNK_IN_FLIGHT", "UPLOAD_CHUNK_IN_FLIGHT"]
+    assert received == 8
