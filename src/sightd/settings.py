@@ -51,6 +51,13 @@ class Settings(BaseModel):
     max_queue: int = Field(
         32, description="Generations waiting for the model before new ones get 429."
     )
+    max_batch: int = Field(
+        8,
+        ge=1,
+        le=256,
+        description="Requests the in-process model decodes together (continuous batching); "
+        "up to --max-queue more wait, then new ones get 429. Each holds its KV cache.",
+    )
     max_concurrency: int = Field(
         64,
         ge=1,

@@ -1,21 +1,21 @@
 """A non-streaming request whose client hangs up is cancelled: queued ones never reach the model,
 the one generating is told to stop, and the next client is served at once (issue 9, "Abandoned
-requests"). The model is the live tiny one's `SerialBackend` with its blocking model swapped for
-one that generates until told to stop, so what reached it can be asserted."""
+requests"). The model is the live tiny one's `InProcessBackend` with its model swapped for one
+that generates until told to stop, so what reached it can be asserted."""
 
 from __future__ import annotations
 
 import threading
 import time
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
 
 import httpx
 import pytest
 
 from sightd.engine.base import Completion, SamplingParams
-from sightd.engine.serial import ModelRunner
+from sightd.engine.inprocess import ModelSlots
 from tests.live import LiveServer
 
 QUEUED = 4  # clients that hang up while waiting for the model
@@ -24,8 +24,17 @@ RUNNING_TIMEOUT_S = 1.5  # the client of the generation running hangs up later
 GENERATION_S = 3.0  # how long the fake model takes unless cancelled
 
 
+class _Job:
+    def __init__(self, cancel: threading.Event) -> None:
+        self.future: Future[Completion] = Future()
+        self._cancel = cancel
+
+    def cancel(self) -> None:
+        self._cancel.set()
+
+
 class SlowModel:
-    """Stands in for the model's blocking `generate`: runs until cancelled or `GENERATION_S`."""
+    """Stands in for the model's `submit`: runs until cancelled or `GENERATION_S`."""
 
     def __init__(self) -> None:
         self.started = 0
@@ -46,14 +55,30 @@ class SlowModel:
         self.outcomes.append(outcome)
         return Completion("late", "STOP", 1)
 
+    def submit(
+        self,
+        prompt: Any,
+        params: SamplingParams,
+        emit: Any = None,
+        cancel: threading.Event | None = None,
+    ) -> _Job:
+        job = _Job(cancel or threading.Event())
+
+        def work() -> None:
+            job.future.set_result(self.generate(prompt, params, job._cancel))
+
+        threading.Thread(target=work, daemon=True).start()
+        return job
+
 
 def _slow_model(engine_handle: Any, monkeypatch: pytest.MonkeyPatch) -> SlowModel:
-    """The session's backend with a slow model, and a queue of its own: an asyncio lock that
-    was contended binds to its event loop, and each test serves on a new one."""
+    """The session's backend with a slow model, one slot (so the others queue), and a queue of
+    its own: an asyncio semaphore that was contended binds to its event loop, and each test
+    serves on a new one."""
     backend = engine_handle.require()
     slow = SlowModel()
-    monkeypatch.setattr(backend.model, "generate", slow.generate)
-    monkeypatch.setattr(backend, "_runner", ModelRunner(backend.capabilities.max_queue))
+    monkeypatch.setattr(backend.model, "submit", slow.submit)
+    monkeypatch.setattr(backend, "_slots", ModelSlots(backend.capabilities.max_queue, 1))
     return slow
 
 

@@ -234,10 +234,11 @@ def test_qwen2_5_vl_boxes_are_exact_at_every_media_resolution(
 
     from sightd.engine.base import Completion
 
-    model = handles["qwen2.5-vl"].require().model
+    backend = handles["qwen2.5-vl"].require()
+    model = backend.model
     frames: list[tuple[int, int]] = []
 
-    def answer(prompt: Any, params: Any, cancel: Any = None) -> Completion:
+    async def answer(prompt: Any, params: Any) -> Completion:
         inputs = model._prepare(prompt, params).inputs  # what the model would really see
         _, grid_h, grid_w = (int(v) for v in inputs["image_grid_thw"][0])
         w, h = grid_w * 14, grid_h * 14
@@ -245,7 +246,7 @@ def test_qwen2_5_vl_boxes_are_exact_at_every_media_resolution(
         box = [w // 4, h // 4, w // 2, h // 2]
         return Completion(json.dumps([{"bbox_2d": box, "label": "cup"}]), "STOP", 20)
 
-    monkeypatch.setattr(model, "generate", answer)
+    monkeypatch.setattr(backend, "generate", answer)
     buf = io.BytesIO()
     Image.new("RGB", (4000, 3000), (120, 80, 40)).save(buf, "JPEG", quality=80)
     photo = types.Part.from_bytes(data=buf.getvalue(), mime_type="image/jpeg")

@@ -4,7 +4,7 @@ A plain (non-SSE) route never reads the ASGI channel again once it has the body,
 it would not notice that the client has gone and would generate an answer nobody reads, holding
 the model while others queue. `unless_disconnected` awaits the work beside a watcher of the
 receive channel; on `http.disconnect` it cancels the work (a call still queued for the model
-leaves the queue; one generating stops within a token, see `sightd.engine.serial`) and raises
+leaves the queue; one generating stops within a token, see `sightd.engine.inprocess`) and raises
 `Cancelled` (499), which the client never sees. Streaming routes need none of this: their
 response notices the hang-up and closes the stream.
 """

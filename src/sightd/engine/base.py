@@ -3,8 +3,8 @@
 Services build a `sightd.prompt.Prompt` from decoded media and await a `Backend`; the backend
 renders it for its model (a family's chat template in-process, OpenAI chat messages for a
 remote server), runs it and returns text. The seam is typed (no HTTP, no wire JSON, no torch)
-and async, so a backend owns its own concurrency: the in-process model serialises behind a
-bounded queue, a remote one keeps many requests in flight over one pooled client.
+and async, so a backend owns its own concurrency: the in-process model batches the requests in
+flight behind a bounded queue, a remote one keeps many requests in flight over one pooled client.
 
 A backend states its `Capabilities` instead of being probed: whether it takes video natively,
 which family's native grounding its boxes follow, which output constraints it enforces.
@@ -98,6 +98,9 @@ class Completion:
     calls: tuple[FunctionCallPart, ...] = ()
     # One entry per generated token when `SamplingParams.logprobs` was set, else None.
     logprobs: tuple[StepLogprobs, ...] | None = None
+    # The prompt's length in the model's own tokens (chat template, image and video tokens at
+    # the size the model saw them), beside Gemini's `countTokens` rule; None when unknown.
+    model_prompt_tokens: int | None = None
 
 
 @dataclass(frozen=True)

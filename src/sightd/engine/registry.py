@@ -39,7 +39,7 @@ def _load_transformers(settings: Settings, on_progress: ProgressCallback) -> Bac
         on_progress=on_progress,
     )
     on_progress(LoadProgress(stage="loading", message=f"Model {settings.model} is loading"))
-    from sightd.engine.serial import SerialBackend
+    from sightd.engine.inprocess import InProcessBackend
     from sightd.engine.transformers.backend import TransformersBackend
 
     model = TransformersBackend(
@@ -48,8 +48,9 @@ def _load_transformers(settings: Settings, on_progress: ProgressCallback) -> Bac
         device=settings.device,
         dtype=settings.dtype,
         torch_threads=settings.torch_threads,
+        max_batch=settings.max_batch,
     )
-    return SerialBackend(model, settings.max_queue)
+    return InProcessBackend(model, settings.max_queue)
 
 
 def _load_openai(settings: Settings, on_progress: ProgressCallback) -> Backend:

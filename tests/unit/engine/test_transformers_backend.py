@@ -10,7 +10,7 @@ import pytest
 from PIL import Image
 
 from sightd.engine.base import Completion, SamplingParams, TextDelta
-from sightd.engine.serial import BlockingModel
+from sightd.engine.inprocess import LocalModel
 from sightd.errors import InvalidArgument
 from sightd.prompt import ImagePart, Prompt, TextPart, Turn
 
@@ -38,7 +38,7 @@ PROMPT = Prompt(
 @pytest.mark.parametrize("family", FAMILIES)
 def test_info(backends: dict[str, Any], family: str) -> None:
     backend = backends[family]
-    assert isinstance(backend, BlockingModel)
+    assert isinstance(backend, LocalModel)
     assert backend.capabilities.grounding_family == (None if family == "smolvlm2" else family)
     info = backend.info
     assert info.id == f"tiny-{family}"

@@ -2,16 +2,18 @@
 
 One code path serves every family and both call styles: the prompt becomes chat messages
 (`families`), the processor renders and tokenises them with the images and videos (user text
-can't forge control tokens or image placeholders), and `model.generate` runs with a streamer
-that feeds a `_Run`. Media arrive at the size the model sees them at (`resolution`'s policy,
-applied when decoding); the processor call is bounded so that it keeps those sizes. Qwen models
-take a video as one video with its source times; others see its frames. The run decodes
-tokens incrementally, applies stop sequences and tells generate when to halt (stop sequence
-found, or the consumer went away). `generate` runs it inline; `stream` in a worker thread.
+can't forge control tokens or image placeholders), and the prepared request joins the model's
+batch (`batching`: requests in flight decode together), feeding a `Run` that decodes tokens
+incrementally and applies stop sequences. Media arrive at the size the model sees them at
+(`resolution`'s policy, applied when decoding); the processor call is bounded so that it keeps
+those sizes. Qwen models take a video as one video with its source times; others see its
+frames. `submit` is the non-blocking entry the async backend uses; `generate` and `stream`
+block, for the CLI and tests.
 """
 
 from __future__ import annotations
 
+import concurrent.futures
 import copy
 import dataclasses
 import logging
@@ -19,7 +21,6 @@ import queue
 import secrets
 import threading
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -27,26 +28,18 @@ import numpy as np
 import torch
 from PIL import Image
 from tokenizers import Tokenizer
-from transformers import (
-    AutoModelForImageTextToText,
-    LogitsProcessorList,
-    StoppingCriteria,
-    StoppingCriteriaList,
-)
-from transformers.generation.streamers import BaseStreamer
+from transformers import AutoModelForImageTextToText, LogitsProcessorList
 
 from sightd.engine.base import (
     Capabilities,
     Completion,
-    FinishReason,
     ModelInfo,
     SamplingParams,
-    StepLogprobs,
     TextDelta,
     model_id_for,
 )
-from sightd.engine.decoding import IncrementalDecoder, StopScanner
 from sightd.engine.tools import tool_json
+from sightd.engine.transformers.batching import Batcher, Job
 from sightd.engine.transformers.device import (
     cpu_cores,
     quantizes,
@@ -58,8 +51,9 @@ from sightd.engine.transformers.grammar import Grammars
 from sightd.engine.transformers.no_torchvision import load_processor
 from sightd.engine.transformers.quantize import quantize_text_model
 from sightd.engine.transformers.resolution import QwenPolicy, ResolutionPolicy, policy_for
+from sightd.engine.transformers.run import Request, Run
 from sightd.engine.transformers.scores import LogprobRecorder, Penalties
-from sightd.errors import Internal, InvalidArgument, SightdError
+from sightd.errors import InvalidArgument
 from sightd.prompt import ImagePart, Prompt, PromptPart, Turn, VideoPart
 
 log = logging.getLogger(__name__)
@@ -67,92 +61,9 @@ log = logging.getLogger(__name__)
 _DONE = object()
 
 
-@dataclass
-class _Request:
-    """Everything one `model.generate` call needs, prepared under the lock."""
-
-    inputs: Any
-    config: Any
-    seed: int | None
-    max_new_tokens: int
-    processors: LogitsProcessorList
-    recorder: LogprobRecorder | None = None  # the last of `processors`, when logprobs are wanted
-
-
-class _Run(BaseStreamer):  # type: ignore[misc]
-    """One generation's state: token ids in (as `generate`'s streamer), text deltas out."""
-
-    def __init__(
-        self,
-        tokenizer: Any,
-        params: SamplingParams,
-        strip: bool,
-        emit: Callable[[TextDelta], Any],
-        recorder: LogprobRecorder | None = None,
-        end_ids: frozenset[int] = frozenset(),
-    ) -> None:
-        self._recorder = recorder
-        self._end_ids = end_ids  # end-of-sequence tokens: no text, no logprobs entry
-        self.logprobs: list[StepLogprobs] = []
-        self._unsent: list[StepLogprobs] = []
-        self._decoder = IncrementalDecoder(
-            lambda ids: tokenizer.decode(ids, skip_special_tokens=True)
-        )
-        self._scanner = StopScanner(params.stop_sequences, strip_leading_space=strip)
-        self._emit = emit
-        self._prompt_seen = False
-        self.ids: list[int] = []
-        self.parts: list[str] = []
-        self.cancelled = threading.Event()
-
-    def put(self, value: Any) -> None:
-        if not self._prompt_seen:  # generate first sends the prompt itself
-            self._prompt_seen = True
-            return
-        ids = [int(i) for i in value.reshape(-1).tolist()]
-        self.ids.extend(ids)
-        if self._recorder is not None:
-            for token in ids:
-                step = self._recorder.take(token)
-                if step is not None and token not in self._end_ids:
-                    self.logprobs.append(step)
-                    self._unsent.append(step)
-        self._out(self._scanner.feed(self._decoder.push(ids)))
-
-    def end(self) -> None:
-        self._out(self._scanner.feed(self._decoder.flush()))
-        self._out(self._scanner.finish())
-
-    def _out(self, text: str) -> None:
-        if text:
-            self.parts.append(text)
-            self._emit(TextDelta(text, tuple(self._unsent)))
-            self._unsent = []
-
-    @property
-    def stopped_by_sequence(self) -> bool:
-        return self._scanner.stopped
-
-    @property
-    def halted(self) -> bool:
-        return self._scanner.stopped or self.cancelled.is_set()
-
-
-class _Halt(StoppingCriteria):  # type: ignore[misc]
-    """Ends generation after the step in which the run found a stop sequence or was cancelled."""
-
-    def __init__(self, run: _Run) -> None:
-        self._run = run
-
-    def __call__(self, input_ids: torch.Tensor, scores: Any, **kwargs: Any) -> torch.Tensor:
-        return torch.full(
-            (input_ids.shape[0],), self._run.halted, dtype=torch.bool, device=input_ids.device
-        )
-
-
 class TransformersBackend:
-    """A model folder loaded with transformers; a blocking model (`engine.serial.BlockingModel`)
-    that `SerialBackend` puts behind the async seam."""
+    """A model folder loaded with transformers: a `engine.inprocess.LocalModel` that
+    `InProcessBackend` puts behind the async seam."""
 
     def __init__(
         self,
@@ -162,6 +73,7 @@ class TransformersBackend:
         device: str = "auto",
         dtype: str = "auto",
         torch_threads: int = 0,
+        max_batch: int = 8,
     ) -> None:
         folder = Path(folder)
         config = read_config(folder)
@@ -213,13 +125,16 @@ class TransformersBackend:
             native_video=self._family.native_video,
             grounding_family=self._family.grounding,
             constraints=frozenset({"json_schema", "choice"}),
-            max_concurrency=1,
+            max_concurrency=max(1, max_batch),
             tool_calls=self._family.tool_syntax is not None,
         )
         # Whether the model's own template renders tools (Qwen3-VL's does, Qwen2.5-VL's not:
         # then `Family.messages` writes the same hermes text itself).
         self._template_tools = "tools" in str(getattr(self._processor, "chat_template", "") or "")
-        self._lock = threading.Lock()
+        self._prepare_lock = threading.Lock()
+        self._batcher = Batcher(
+            self._model, max_batch=max_batch, end_ids=self._eos_ids, label=self._info.id
+        )
         log.info("loaded %s (%s) on %s", self._info.id, self._family.name, self._device)
 
     @property
@@ -243,59 +158,63 @@ class TransformersBackend:
         already that size, at every level; any other is resized to it before the processor."""
         return self._policy.input_frame_px(size_px)
 
+    def submit(
+        self,
+        prompt: Prompt,
+        params: SamplingParams,
+        emit: Callable[[TextDelta], Any] | None = None,
+        cancel: threading.Event | None = None,
+    ) -> Job:
+        """Prepare `prompt` (in the caller's thread) and queue it for the batch; the job's
+        future ends with its Completion, text deltas go to `emit` (from the model's thread)
+        as they are produced, and setting `cancel` stops it within a step."""
+        with self._prepare_lock:  # processors and tokenizers are not made for threads
+            request = self._prepare(prompt, params)
+        run = Run(
+            self._tokenizer,
+            params,
+            self._family.strip_leading_space,
+            emit or (lambda _: None),
+            request.recorder,
+            self._eos_ids,
+        )
+        if cancel is not None:
+            run.cancelled = cancel
+        job = Job(request, run)
+        self._batcher.submit(job)
+        return job
+
+    @property
+    def running(self) -> int:
+        """Requests decoding in the batch now."""
+        return self._batcher.running
+
     def generate(
         self, prompt: Prompt, params: SamplingParams, cancel: threading.Event | None = None
     ) -> Completion:
-        """Generate to the end; once `cancel` is set (the caller went away) generation stops
-        after the current token and the partial answer is returned."""
-        with self._lock:
-            request = self._prepare(prompt, params)
-            run = _Run(
-                self._tokenizer,
-                params,
-                self._family.strip_leading_space,
-                lambda _: None,
-                request.recorder,
-                self._eos_ids,
-            )
-            if cancel is not None:
-                run.cancelled = cancel
-            self._run_generate(request, run)
-        return self._completion(run, request)
+        """Generate to the end (blocking); once `cancel` is set generation stops after the
+        current step and the partial answer is returned."""
+        return self.submit(prompt, params, cancel=cancel).future.result()
 
     def stream(self, prompt: Prompt, params: SamplingParams) -> Iterator[TextDelta | Completion]:
-        """Generate in a worker thread; closing this iterator cancels it within one token."""
-        with self._lock:
-            request = self._prepare(prompt, params)
-            deltas: queue.Queue[object] = queue.Queue()
-            run = _Run(
-                self._tokenizer,
-                params,
-                self._family.strip_leading_space,
-                deltas.put,
-                request.recorder,
-                self._eos_ids,
-            )
-            worker = threading.Thread(
-                target=self._worker,
-                args=(request, run, deltas),
-                name="sightd-generate",
-                daemon=True,
-            )
-            worker.start()
-            try:
-                while (item := deltas.get()) is not _DONE:
-                    if isinstance(item, BaseException):
-                        raise item
-                    yield item if isinstance(item, TextDelta) else TextDelta(str(item))
-                yield self._completion(run, request)
-            finally:
-                run.cancelled.set()
-                worker.join()
+        """Blocking stream; closing this iterator cancels the generation within a step."""
+        deltas: queue.Queue[object] = queue.Queue()
+        job = self.submit(prompt, params, deltas.put)
+        job.future.add_done_callback(lambda _: deltas.put(_DONE))
+        try:
+            while (item := deltas.get()) is not _DONE:
+                yield item  # type: ignore[misc]
+            yield job.future.result()
+        finally:
+            job.cancel()
+            concurrent.futures.wait([job.future])
+
+    def close(self) -> None:
+        self._batcher.close()
 
     # --- internals ----------------------------------------------------------------------------
 
-    def _prepare(self, prompt: Prompt, params: SamplingParams) -> _Request:
+    def _prepare(self, prompt: Prompt, params: SamplingParams) -> Request:
         if not prompt.turns:
             raise InvalidArgument("the prompt has no turns", field="contents")
         try:
@@ -340,7 +259,7 @@ class TransformersBackend:
         if params.logprobs is not None:  # last: it sees penalties and grammar masks (`scores`)
             recorder = LogprobRecorder(params.logprobs, self._token_text)
             processors.append(recorder)
-        return _Request(inputs, config, seed, config.max_new_tokens, processors, recorder)
+        return Request(inputs, config, seed, config.max_new_tokens, processors, recorder)
 
     def _token_text(self, token_id: int) -> str:
         return str(self._tokenizer.decode([token_id], skip_special_tokens=False))
@@ -373,43 +292,6 @@ class TransformersBackend:
         if metadata:
             kwargs["videos_kwargs"]["video_metadata"] = metadata
         return messages, kwargs
-
-    def _run_generate(self, request: _Request, run: _Run) -> None:
-        try:
-            with torch.inference_mode():
-                if request.seed is not None:
-                    torch.manual_seed(request.seed)
-                self._model.generate(
-                    **request.inputs,
-                    generation_config=request.config,
-                    streamer=run,
-                    stopping_criteria=StoppingCriteriaList([_Halt(run)]),
-                    logits_processor=request.processors,
-                )
-        except SightdError:
-            raise
-        except Exception as e:
-            raise Internal(f"generation failed on {self._info.id}: {e}") from e
-
-    def _worker(self, request: _Request, run: _Run, deltas: queue.Queue[object]) -> None:
-        try:
-            self._run_generate(request, run)
-        except BaseException as e:
-            deltas.put(e)
-        finally:
-            deltas.put(_DONE)
-
-    def _completion(self, run: _Run, request: _Request) -> Completion:
-        reason: FinishReason = "STOP"
-        hit_eos = bool(run.ids) and run.ids[-1] in self._eos_ids
-        if not run.stopped_by_sequence and not hit_eos and len(run.ids) >= request.max_new_tokens:
-            reason = "MAX_TOKENS"
-        return Completion(
-            text="".join(run.parts),
-            finish_reason=reason,
-            output_tokens=len(run.ids),
-            logprobs=tuple(run.logprobs) if request.recorder is not None else None,
-        )
 
 
 def _apply_sampling(config: Any, params: SamplingParams) -> None:

@@ -1,5 +1,5 @@
-"""Cancelling an awaiting `SerialBackend.generate` stops the real (tiny) model within a token or
-so, keeps the model's turn until its thread has returned, and drops calls still queued."""
+"""Cancelling an awaiting `InProcessBackend.generate` stops the real (tiny) model within a step,
+holds the slot until the model is done with it, and drops calls still queued."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from sightd.engine.base import SamplingParams
-from sightd.engine.serial import ModelRunner
+from sightd.engine.inprocess import ModelSlots
 from sightd.prompt import Prompt, TextPart, Turn
 
 pytest.importorskip("torch")
@@ -40,17 +40,18 @@ def slowed(engine_handle: Any, monkeypatch: pytest.MonkeyPatch) -> tuple[Any, _S
     """The session's tiny backend, on a queue of its own, decoding slowly and never choosing
     end-of-sequence before `MAX_TOKENS` (so only cancelling can end it early)."""
     backend = engine_handle.require()
-    monkeypatch.setattr(backend, "_runner", ModelRunner(backend.capabilities.max_queue))
+    monkeypatch.setattr(backend, "_slots", ModelSlots(backend.capabilities.max_queue, 1))
     model = backend.model
     steps = _Steps()
-    original = model._run_generate
+    original = model._prepare
 
-    def run_generate(request: Any, run: Any) -> None:
+    def prepare(prompt: Any, params: Any) -> Any:
+        request = original(prompt, params)
         request.config.min_new_tokens = request.config.max_new_tokens
         request.processors.append(steps)
-        original(request, run)
+        return request
 
-    monkeypatch.setattr(model, "_run_generate", run_generate)
+    monkeypatch.setattr(model, "_prepare", prepare)
     return backend, steps
 
 
