@@ -15,7 +15,7 @@ from pathlib import Path
 
 from sightd.api.auth import ANONYMOUS, owner_of
 from sightd.engine.base import SamplingParams
-from sightd.engine.registry import video_input
+from sightd.engine.registry import prompt_token_counter, video_input
 from sightd.engine.render import speech_line
 from sightd.media.sampling import timestamp_mmss
 from sightd.prompt import ImagePart, VideoPart
@@ -127,9 +127,22 @@ async def inspect(
             _print_video(settings, item)
     details = ", ".join(f"{m} {n}" for m, n in usage.by_modality.items() if n)
     print(f"{frames} frames; tokens: {usage.total} ({details})")
+    counter = await asyncio.to_thread(prompt_token_counter, settings)
+    own = None if counter is None else await asyncio.to_thread(counter, prompt)
+    print(
+        "the model's own count: unknown (its files are not on this machine)"
+        if own is None
+        else f"the model's own count: {own} tokens (its template, media at the size it sees)"
+    )
     if html_out is not None:
         view = await asyncio.to_thread(
-            inspection.inspection, settings, path.name, prompt, usage, max_frames=frames
+            inspection.inspection,
+            settings,
+            path.name,
+            prompt,
+            usage,
+            max_frames=frames,
+            model_tokens=own,
         )
         html_out.write_text(inspection.to_html(view), encoding="utf-8")
         print(f"wrote {html_out}")

@@ -60,6 +60,8 @@ def test_inspect_route(make_server: Any, tmp_path: Path) -> None:
     # The sampling's own frame budget bounds what comes back.
     whole = post({"file": name}).json()
     assert len(whole["frames"]) == 3
+    # The served model's own count, beside Gemini's: more frames, more of its tokens.
+    assert isinstance(body["modelTokens"], int) and whole["modelTokens"] > body["modelTokens"] > 0
 
     bad: dict[str, list[Any]] = {
         "file": [{"file": "x.mp4"}, {"file": "files/../x"}, {"file": 3}, {}],

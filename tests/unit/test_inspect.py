@@ -121,3 +121,24 @@ def test_html_view_has_the_frames_at_their_times_and_escapes_text(
     seen.feed(page)
     assert [t for t, _ in seen.tags].count("img") == 1
     assert seen.times == ["01:02", "01:01"]
+
+
+def test_the_models_own_count_beside_geminis(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """With the model's files on this machine, inspect also prints the model's own token count
+    of the video (its processor, no weights loaded): what a request with it makes the model
+    read. A hub id that is not downloaded says the count is unknown instead of downloading."""
+    pytest.importorskip("transformers")
+    from sightd.testing.tiny import build_tiny
+
+    folder = build_tiny(tmp_path / "tiny-qwen3-vl", "qwen3-vl")
+    video = make_video(tmp_path / "v.mp4", 4, 10, (160, 120), "mp4", with_audio=False)
+    data = ["--data-dir", str(tmp_path / "data"), "--speech-backend", "none"]
+    _, _, out = _inspect(capsys, str(video), "--model", str(folder), *data)
+    own = int(re.search(r"the model's own count: (\d+) tokens", out).group(1))  # type: ignore[union-attr]
+    _, _, out = _inspect(capsys, str(video), "--model", str(folder), "--end", "2", *data)
+    half = int(re.search(r"the model's own count: (\d+) tokens", out).group(1))  # type: ignore[union-attr]
+    assert own > half > 0  # 4 frames are two temporal patches, 2 frames one
+    _, _, out = _inspect(capsys, str(video), "--model", "Qwen/Not-Downloaded-VL-2B", *data)
+    assert "the model's own count: unknown" in out

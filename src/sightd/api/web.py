@@ -184,6 +184,7 @@ async def inspect_file(request: Request, who: Caller = Depends(caller)) -> Respo
     if media_mime.kind(media_mime.normalize(stored.mime_type)) != "video":
         raise errors.InvalidArgument(f"{stored.name} is not a video.", field="file")
     prompt, usage = await inspection.materialize(services.materializer, who.owner, part)
+    own = await inspection.model_token_count(deps.engine(request).backend, prompt)
     view = await asyncio.to_thread(
         inspection.inspection,
         settings,
@@ -191,6 +192,7 @@ async def inspect_file(request: Request, who: Caller = Depends(caller)) -> Respo
         prompt,
         usage,
         max_frames=settings.max_video_frames,
+        model_tokens=own,
     )
     return json_response(inspection.to_json(view), headers=SECURITY_HEADERS)
 

@@ -89,6 +89,10 @@ class LocalModel(Protocol):
 
     def input_frame_px(self, size_px: tuple[int, int]) -> tuple[int, int]: ...
 
+    def count_prompt_tokens(self, prompt: Prompt) -> int:
+        """The prompt's length in the model's own tokens (its processor, no generation)."""
+        ...
+
     def submit(
         self,
         prompt: Prompt,
@@ -131,6 +135,10 @@ class InProcessBackend:
 
     def input_frame_px(self, size_px: tuple[int, int]) -> tuple[int, int]:
         return self.model.input_frame_px(size_px)
+
+    async def count_prompt_tokens(self, prompt: Prompt) -> int:
+        """The model's own token count of `prompt` (`sightd inspect`, the playground)."""
+        return await asyncio.to_thread(self.model.count_prompt_tokens, prompt)
 
     async def generate(self, prompt: Prompt, params: SamplingParams) -> Completion:
         async with self._slots.hold():

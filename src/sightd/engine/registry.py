@@ -16,6 +16,7 @@ from pathlib import Path
 
 from sightd.engine.base import Backend, LoadProgress
 from sightd.errors import InvalidArgument, MissingExtra
+from sightd.prompt import Prompt
 from sightd.settings import Settings
 
 ProgressCallback = Callable[[LoadProgress], None]
@@ -162,3 +163,21 @@ def load_backend(settings: Settings, on_progress: ProgressCallback | None = None
         known = ", ".join(sorted(ENGINES))
         raise InvalidArgument(f"unknown engine {settings.engine!r}; known: {known}", field="engine")
     return factory(settings, on_progress or (lambda _: None))
+
+
+def prompt_token_counter(settings: Settings) -> Callable[[Prompt], int] | None:
+    """The served model's own token count of a prompt, from its processor alone (no weights
+    loaded, nothing downloaded), for `sightd inspect`; None when the model's files are not on
+    this machine or transformers is not installed."""
+    source = settings.model if settings.engine == "transformers" else settings.upstream_processor
+    if not source or importlib.util.find_spec("transformers") is None:
+        return None
+    from sightd.engine.transformers.hub import resolve_model
+    from sightd.engine.transformers.prompting import PromptRenderer
+
+    try:
+        folder = resolve_model(source, cache_dir=settings.hub_cache_dir, offline=True)
+        renderer = PromptRenderer(folder)
+    except Exception:  # not downloaded, or not a family sightd knows: no count, not an error
+        return None
+    return renderer.count

@@ -14,6 +14,7 @@ import base64
 import html
 import io
 from dataclasses import dataclass
+from typing import Protocol, runtime_checkable
 
 from sightd.engine.registry import video_input
 from sightd.engine.render import native_video_header, video_header
@@ -60,10 +61,27 @@ class Inspection:
     frames: tuple[SeenFrame, ...]
     transcript: tuple[SeenSpeech, ...]
     tokens_by_modality: dict[str, int]
+    # The served model's own count (chat template, media at the size it sees them), beside
+    # Gemini's rule above; None when it cannot be told (the model's files are elsewhere).
+    model_tokens: int | None = None
 
     @property
     def tokens_total(self) -> int:
         return sum(self.tokens_by_modality.values())
+
+
+@runtime_checkable
+class PromptCounter(Protocol):
+    """A backend that can tell its model's own token count of a prompt (the in-process one)."""
+
+    async def count_prompt_tokens(self, prompt: Prompt) -> int: ...
+
+
+async def model_token_count(backend: object, prompt: Prompt) -> int | None:
+    """The served model's own count of `prompt`, when its backend can tell it."""
+    if isinstance(backend, PromptCounter):
+        return await backend.count_prompt_tokens(prompt)
+    return None
 
 
 async def materialize(
@@ -102,6 +120,7 @@ def inspection(
     *,
     max_frames: int | None = None,
     thumb_side_px: int = THUMB_SIDE_PX,
+    model_tokens: int | None = None,
 ) -> Inspection:
     """The view of `prompt` (one turn of one part); at most `max_frames` frames are encoded."""
     frames: list[SeenFrame] = []
@@ -117,7 +136,9 @@ def inspection(
             frames += [_seen(f.time_s, f.image, thumb_side_px) for f in item.frames[:limit]]
             transcript += [SeenSpeech(s.start_s, s.end_s, s.text) for s in item.transcript]
     by_modality = {m: n for m, n in usage.by_modality.items() if n}
-    return Inspection(name, header, how, tuple(frames), tuple(transcript), by_modality)
+    return Inspection(
+        name, header, how, tuple(frames), tuple(transcript), by_modality, model_tokens
+    )
 
 
 def to_json(view: Inspection) -> dict[str, object]:
@@ -147,6 +168,7 @@ def to_json(view: Inspection) -> dict[str, object]:
         ],
         "totalTokens": view.tokens_total,
         "tokensByModality": dict(view.tokens_by_modality),
+        "modelTokens": view.model_tokens,
     }
 
 
@@ -180,6 +202,7 @@ def to_html(view: Inspection) -> str:
         or '<li class="muted">No speech.</li>'
     )
     tokens = ", ".join(f"{e(m)} {n}" for m, n in view.tokens_by_modality.items())
+    own = "" if view.model_tokens is None else f"; the model reads {view.model_tokens} tokens"
     return f"""<!doctype html>
 <html lang="en">
 <head>
@@ -193,7 +216,7 @@ style-src 'unsafe-inline'">
 <h1>What the model sees of <span class="name">{e(view.name)}</span></h1>
 <p class="header">{e(view.header)}</p>
 <p class="muted">{e(f"video goes in as {view.video_input}" if view.video_input else "")}</p>
-<p class="tokens">{len(view.frames)} frames; tokens: {view.tokens_total} ({tokens})</p>
+<p class="tokens">{len(view.frames)} frames; tokens: {view.tokens_total} ({tokens}){own}</p>
 <h2>Frames</h2>
 <ol class="strip">
 {frames}

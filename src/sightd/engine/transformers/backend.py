@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import concurrent.futures
 import copy
-import dataclasses
 import logging
 import queue
 import secrets
@@ -24,9 +23,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import torch
-from PIL import Image
 from tokenizers import Tokenizer
 from transformers import AutoModelForImageTextToText, LogitsProcessorList
 
@@ -38,7 +35,6 @@ from sightd.engine.base import (
     TextDelta,
     model_id_for,
 )
-from sightd.engine.tools import tool_json
 from sightd.engine.transformers.batching import Batcher, Job
 from sightd.engine.transformers.device import (
     cpu_cores,
@@ -46,15 +42,15 @@ from sightd.engine.transformers.device import (
     resolve_device,
     resolve_dtype,
 )
-from sightd.engine.transformers.families import Family, detect_family, read_config
+from sightd.engine.transformers.families import Family
 from sightd.engine.transformers.grammar import Grammars
-from sightd.engine.transformers.no_torchvision import load_processor
+from sightd.engine.transformers.prompting import PromptRenderer
 from sightd.engine.transformers.quantize import quantize_text_model
-from sightd.engine.transformers.resolution import QwenPolicy, ResolutionPolicy, policy_for
+from sightd.engine.transformers.resolution import ResolutionPolicy
 from sightd.engine.transformers.run import Request, Run
 from sightd.engine.transformers.scores import LogprobRecorder, Penalties
 from sightd.errors import InvalidArgument
-from sightd.prompt import ImagePart, Prompt, PromptPart, Turn, VideoPart
+from sightd.prompt import Prompt
 
 log = logging.getLogger(__name__)
 
@@ -76,12 +72,13 @@ class TransformersBackend:
         max_batch: int = 8,
     ) -> None:
         folder = Path(folder)
-        config = read_config(folder)
-        self._family: Family = detect_family(config)
+        self._renderer = renderer = PromptRenderer(folder)
+        config = renderer.config
+        self._family: Family = renderer.family
         torch.set_num_threads(torch_threads if torch_threads > 0 else cpu_cores())
         self._device = resolve_device(device)
-        self._processor = load_processor(folder, self._family.video_factory)
-        self._tokenizer = self._processor.tokenizer
+        self._processor = renderer.processor
+        self._tokenizer = renderer.tokenizer
         # A private copy for counting, so countTokens never contends with a running generation.
         self._count_tokenizer = Tokenizer.from_str(self._tokenizer.backend_tokenizer.to_str())
         model = AutoModelForImageTextToText.from_pretrained(
@@ -99,9 +96,7 @@ class TransformersBackend:
         if gen.pad_token_id is None and self._eos_ids:
             gen.pad_token_id = min(self._eos_ids)
         self._grammars = Grammars(self._tokenizer, vocab_size, self._eos_ids)
-        self._policy: ResolutionPolicy = policy_for(
-            self._family.name, self._processor.image_processor
-        )
+        self._policy: ResolutionPolicy = renderer.policy
         context = self._family.context_tokens(config)
         source = source or str(folder)
         self._info = ModelInfo(
@@ -128,10 +123,6 @@ class TransformersBackend:
             max_concurrency=max(1, max_batch),
             tool_calls=self._family.tool_syntax is not None,
         )
-        # Whether the model's own template renders tools (Qwen3-VL's does, Qwen2.5-VL's not:
-        # then `Family.messages` writes the same hermes text itself).
-        self._template_tools = "tools" in str(getattr(self._processor, "chat_template", "") or "")
-        self._prepare_lock = threading.Lock()
         self._batcher = Batcher(
             self._model, max_batch=max_batch, end_ids=self._eos_ids, label=self._info.id
         )
@@ -147,6 +138,10 @@ class TransformersBackend:
 
     def count_text_tokens(self, text: str) -> int:
         return len(self._count_tokenizer.encode(text, add_special_tokens=False).ids)
+
+    def count_prompt_tokens(self, prompt: Prompt) -> int:
+        """The prompt's length in the model's own tokens (template, image and video tokens)."""
+        return self._renderer.count(prompt, self._info.id)
 
     @property
     def resolution_policy(self) -> ResolutionPolicy:
@@ -168,8 +163,7 @@ class TransformersBackend:
         """Prepare `prompt` (in the caller's thread) and queue it for the batch; the job's
         future ends with its Completion, text deltas go to `emit` (from the model's thread)
         as they are produced, and setting `cancel` stops it within a step."""
-        with self._prepare_lock:  # processors and tokenizers are not made for threads
-            request = self._prepare(prompt, params)
+        request = self._prepare(prompt, params)
         run = Run(
             self._tokenizer,
             params,
@@ -215,23 +209,7 @@ class TransformersBackend:
     # --- internals ----------------------------------------------------------------------------
 
     def _prepare(self, prompt: Prompt, params: SamplingParams) -> Request:
-        if not prompt.turns:
-            raise InvalidArgument("the prompt has no turns", field="contents")
-        try:
-            messages, media_kwargs = self._render(prompt)
-            tools = [tool_json(d) for d in prompt.tools] if self._template_tools else None
-            inputs = self._processor.apply_chat_template(
-                messages,
-                tools=tools or None,
-                tokenize=True,
-                return_dict=True,
-                add_generation_prompt=True,
-                sanitize_control_tokens=True,
-                return_tensors="pt",
-                processor_kwargs={"return_tensors": "pt", **media_kwargs},
-            )
-        except ValueError as e:  # e.g. Qwen refuses aspect ratios over 200:1
-            raise InvalidArgument(f"{self._info.id} cannot take this input: {e}") from e
+        inputs = self._renderer.inputs(prompt, self._info.id)
         inputs = inputs.to(device=self._device, dtype=self._model.dtype)
         prompt_tokens = int(inputs["input_ids"].shape[1])
         room = self._info.context_tokens - prompt_tokens
@@ -264,35 +242,6 @@ class TransformersBackend:
     def _token_text(self, token_id: int) -> str:
         return str(self._tokenizer.decode([token_id], skip_special_tokens=False))
 
-    def _render(self, prompt: Prompt) -> tuple[list[dict[str, Any]], dict[str, Any]]:
-        """Chat messages for the processor, and the per-call processor kwargs that keep every
-        image and video at the size the resolution policy gave it."""
-        policy = self._policy
-        native = self._family.native_video
-        if not isinstance(policy, QwenPolicy):  # SmolVLM: one longest edge for the call
-            images = [part.image.size for part in _user_images(prompt, native)]
-            kwargs = policy.processor_kwargs(images, has_frames=bool(prompt.videos()))
-            return self._family.messages(prompt, template_tools=self._template_tools), kwargs
-        prompt = _map_images(prompt, policy.input_frame_px)  # the grid, if not on it already
-        images = [part.image.size for part in _user_images(prompt, native)]
-        videos: list[tuple[int, tuple[int, int]]] = []
-        metadata: list[dict[str, Any]] = []
-        temporal = int(getattr(self._processor.video_processor, "temporal_patch_size", 2))
-
-        def video_input(part: VideoPart) -> Any:
-            array, meta = _qwen_video(part, policy, temporal)
-            videos.append((int(array.shape[0]), (int(array.shape[2]), int(array.shape[1]))))
-            metadata.append(meta)
-            return array
-
-        messages = self._family.messages(
-            prompt, video_input if native else None, template_tools=self._template_tools
-        )
-        kwargs = policy.processor_kwargs(images, videos)
-        if metadata:
-            kwargs["videos_kwargs"]["video_metadata"] = metadata
-        return messages, kwargs
-
 
 def _apply_sampling(config: Any, params: SamplingParams) -> None:
     """Overlay the request's knobs on the model's generation defaults.
@@ -312,71 +261,3 @@ def _apply_sampling(config: Any, params: SamplingParams) -> None:
         # Neutral values rather than None: generate refills None from the model's defaults.
         config.do_sample = False
         config.temperature, config.top_p, config.top_k = 1.0, 1.0, 50
-
-
-def _user_images(prompt: Prompt, native_video: bool) -> list[ImagePart]:
-    """The images the processor receives, in order: user turns' images, and video frames when
-    videos are shown as frames."""
-    out: list[ImagePart] = []
-    for turn in prompt.turns:
-        if turn.role != "user":
-            continue
-        for part in turn.parts:
-            if isinstance(part, ImagePart):
-                out.append(part)
-            elif isinstance(part, VideoPart) and not native_video:
-                out.extend(frame.image for frame in part.frames)
-    return out
-
-
-def _map_images(prompt: Prompt, size_for: Callable[[tuple[int, int]], tuple[int, int]]) -> Prompt:
-    """The prompt with every still image at `size_for(its size)` (bicubic, as the processor)."""
-
-    def fit(part: PromptPart) -> PromptPart:
-        if not isinstance(part, ImagePart):
-            return part
-        size = size_for(part.image.size)
-        if size == part.image.size:
-            return part
-        return ImagePart(part.image.resize(size, Image.Resampling.BICUBIC), part.source_size_px)
-
-    turns = tuple(Turn(t.role, tuple(fit(p) for p in t.parts)) for t in prompt.turns)
-    return dataclasses.replace(prompt, turns=turns)
-
-
-def _qwen_video(part: VideoPart, policy: QwenPolicy, temporal: int) -> tuple[Any, dict[str, Any]]:
-    """One video for a Qwen processor: its frames as a (T, H, W, 3) uint8 array on the grid,
-    and `video_metadata` that makes the processor's times the source's.
-
-    The processors read a frame's time as `frames_indices[i] / fps` (Qwen3-VL prints it as
-    `<t seconds>`, the mean of each temporal pair) and the rate as `sampled_fps =
-    len(frames_indices) / total_num_frames * fps` (Qwen2.5-VL's `second_per_grid_ts`). So `fps`
-    is the rate the frames are spaced at, `frames_indices` their source times × that rate
-    (fractional: a clip from 20:50 at 1 fps has indices 1250.0, 1251.0, …) and
-    `total_num_frames` their count. Fewer frames than a temporal patch are padded by repeating
-    the last one, as the processor pads odd counts; its index repeats too, so times stay true.
-    """
-    size = policy.video_frame_px(part.frames[0].image.image.size)
-    array = np.stack([_pixels(frame.image.image, size) for frame in part.frames])
-    times = [frame.time_s for frame in part.frames]
-    while array.shape[0] < temporal:
-        array = np.concatenate([array, array[-1:]], axis=0)
-        times.append(times[-1])
-    span = part.frames[-1].time_s - part.frames[0].time_s
-    rate = (len(part.frames) - 1) / span if len(part.frames) > 1 and span > 0 else part.fps
-    metadata = {
-        "total_num_frames": len(times),
-        "fps": rate,
-        "frames_indices": [t * rate for t in times],
-        "width": size[0],
-        "height": size[1],
-        "duration": part.duration_s,
-    }
-    return array, metadata
-
-
-def _pixels(image: Image.Image, size: tuple[int, int]) -> Any:
-    """`image` as an (H, W, 3) uint8 array of `size` (bicubic, as the processor resizes)."""
-    if image.size != size:
-        image = image.resize(size, Image.Resampling.BICUBIC)
-    return np.asarray(image.convert("RGB"))
