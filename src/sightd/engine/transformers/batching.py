@@ -14,7 +14,8 @@ them, then penalties, grammar and the logprob recorder), its own sampling genera
 stop sequences and cancellation, checked after every step: a request whose caller went away
 leaves the batch, and frees its slot, within one step.
 
-The batch's KV cache is one `DynamicCache` with each row left-padded to the longest; padding
+The batch's KV cache is one `DynamicCache` (of `kv.SlabLayer`s, which append a step in place
+instead of copying the whole cache) with each row left-padded to the longest; padding
 is masked and every row is given its own positions (Qwen's multimodal rope: the row's text
 position plus the rope delta its prefill produced), so a row decodes as it would alone.
 Numerically alone and batched agree exactly in float32 up to the matrix kernels' summation
@@ -33,8 +34,10 @@ from typing import Any
 
 import torch
 from transformers import LogitsProcessorList
+from transformers.cache_utils import DynamicLayer
 
 from sightd.engine.base import Completion
+from sightd.engine.transformers.kv import SlabLayer, slab_cache
 from sightd.engine.transformers.run import Request, Run
 from sightd.errors import Internal, SightdError, Unavailable
 
@@ -145,6 +148,9 @@ class Batcher:
             if self._mrope:
                 inner.rope_deltas = None  # else a text-only prompt would keep the last one's
             keep = {"logits_to_keep": 1} if self._model._supports_logits_to_keep() else {}
+            slabs = slab_cache(self._model.config)
+            if slabs is not None:
+                keep["cache"] = slabs
             out = self._model(**request.inputs, use_cache=True, **keep)
             cache = out.get("cache", None)
             if cache is None:
@@ -260,8 +266,11 @@ class Batcher:
         width = max(int(self._mask.shape[1]), length)
         pad_batch, pad_row = width - int(self._mask.shape[1]), width - length
         for mine, theirs in zip(_layers(self._cache), _layers(cache), strict=True):
-            mine.keys = torch.cat([_pad(mine.keys, pad_batch), _pad(theirs.keys, pad_row)])
-            mine.values = torch.cat([_pad(mine.values, pad_batch), _pad(theirs.values, pad_row)])
+            _set(
+                mine,
+                torch.cat([_pad(mine.keys, pad_batch), _pad(theirs.keys, pad_row)]),
+                torch.cat([_pad(mine.values, pad_batch), _pad(theirs.values, pad_row)]),
+            )
         ones = torch.ones((1, length), dtype=torch.long, device=self._device)
         self._mask = torch.cat([_pad(self._mask, pad_batch), _pad(ones, pad_row)])
         self._rows.append(row)
@@ -279,8 +288,11 @@ class Batcher:
         lead = int(torch.argmax((mask.sum(dim=0) > 0).to(torch.int8)))  # all-padding columns
         self._mask = mask[:, lead:]
         for layer in _layers(self._cache):
-            layer.keys = layer.keys.index_select(0, index)[:, :, lead:]
-            layer.values = layer.values.index_select(0, index)[:, :, lead:]
+            _set(
+                layer,
+                layer.keys.index_select(0, index)[:, :, lead:],
+                layer.values.index_select(0, index)[:, :, lead:],
+            )
 
     def _fail(self, job: Job, error: BaseException) -> None:
         if job.future.done():
@@ -299,9 +311,17 @@ class Batcher:
 def _layers(cache: Any) -> list[Any]:
     layers = list(cache.layers)
     for layer in layers:
-        if type(layer).__name__ != "DynamicLayer":
+        if type(layer) not in (DynamicLayer, SlabLayer):
             raise Internal(f"batching needs a plain dynamic cache, not {type(layer).__name__}")
     return layers
+
+
+def _set(layer: Any, keys: torch.Tensor, values: torch.Tensor) -> None:
+    """Make `layer` hold these rows (a slab keeps spare room for the steps to come)."""
+    if isinstance(layer, SlabLayer):
+        layer.replace(keys, values)
+    else:
+        layer.keys, layer.values = keys, values
 
 
 def _pad(tensor: torch.Tensor, n: int) -> torch.Tensor:
