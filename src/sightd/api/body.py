@@ -57,7 +57,8 @@ async def idle_bounded(stream: AsyncIterable[bytes], idle_s: float) -> AsyncIter
 def _too_large(size: int, limit: int) -> errors.PayloadTooLarge:
     return errors.PayloadTooLarge(
         f"Request payload size exceeds the limit: {limit} bytes (got at least {size}). "
-        "Upload large media with the Files API and refer to it by URI."
+        "Upload large media with the Files API and refer to it by URI.",
+        field="body",
     )
 
 

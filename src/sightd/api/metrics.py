@@ -11,6 +11,10 @@ protocol this class satisfies), so plain dicts need no lock.
   interactions) by the same rules as the responses' usage; countTokens is not counted.
 - Decoding: `sightd_media_decode_seconds{kind}` (image, video: frames decoded and resized),
   per media part of a generation prompt, wall time around the worker thread.
+- Engine queue: `sightd_generations_waiting` (queued for the in-process model, or for one of the
+  openai engine's `max_concurrency` upstream slots) and, for the openai engine,
+  `sightd_generations_running` (requests sent upstream now); read from local counters at scrape
+  time by `api/ops.py`, never by asking the upstream.
 - Storage: `sightd_stored_bytes`, `sightd_stored_files` and `sightd_keys_with_files`, totals
   over every key's live files, from one SQL aggregate at scrape time (bounded by a timeout;
   absent from a scrape it did not answer in time). Deliberately no per-key series: key labels

@@ -26,7 +26,9 @@ def boundary_of(content_type: str) -> bytes:
     """The boundary parameter of a multipart Content-Type."""
     found = _BOUNDARY.search(content_type)
     if not found:
-        raise errors.InvalidArgument("Multipart Content-Type has no boundary.")
+        raise errors.InvalidArgument(
+            "Multipart Content-Type has no boundary.", field="content-type"
+        )
     return (found.group(1) or found.group(2)).encode("latin-1")
 
 
@@ -47,7 +49,9 @@ class MultipartReader:
 
     async def _fill(self) -> None:
         if self._eof:
-            raise errors.InvalidArgument("Multipart body ends before its closing boundary.")
+            raise errors.InvalidArgument(
+                "Multipart body ends before its closing boundary.", field="body"
+            )
         try:
             self._buf += await anext(self._it)
         except StopAsyncIteration:

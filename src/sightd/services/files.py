@@ -3,8 +3,14 @@ or FAILED) off the event loop, lookups scoped by owner, and the expiry sweep.
 
 Processing runs the media probe in a worker thread once per finalized file. Requests that need a
 file (`resolve_for_use`) wait, bounded, for it to leave PROCESSING: woken by an in-process event,
-and re-reading SQL every second so a file processed by another worker is seen too. A file left
-PROCESSING by a crash is processed again on `start`.
+and re-reading SQL every second so a file processed by another worker is seen too.
+
+Crash recovery: processing is leased to the replica running it (`storage/files.py` keeps the
+rule). This service renews its leases every third of `lease_s` and, at start and on the same
+beat, claims the PROCESSING files nobody runs (their replica died, or stopped and released
+them) and processes them again, or marks them FAILED after `MAX_PROCESSING_ATTEMPTS` runs were
+started, so no file stays PROCESSING forever and no replica is needed to come back for it. At
+start under a stable `--replica-id` it also takes back its own earlier run's files at once.
 """
 
 from __future__ import annotations
@@ -26,6 +32,7 @@ from sqlalchemy import Engine
 
 from sightd import errors
 from sightd.media.probe import ProbeResult
+from sightd.services.recovery import new_replica_id
 from sightd.settings import Settings
 from sightd.storage.blobs import BlobStore, LocalBlobStore
 from sightd.storage.files import FileRow, FileState, FileTable
@@ -44,6 +51,11 @@ RECHECK_S = 1.0
 PROBE_CONCURRENCY = 2
 """Probes running at once (video probing decodes; keep it from starving generation)."""
 STILL_PROCESSING_RETRY_S = 5.0
+PROCESSING_LEASE_S = 60.0
+"""A processing lease's length: a dead replica's files are taken over within about this long."""
+MAX_PROCESSING_ATTEMPTS = 3
+"""Runs of one file's processing started before it is FAILED: a file whose probe kills its
+process (out of memory, a decoder crash) must not go on to kill every replica in turn."""
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
@@ -107,8 +119,16 @@ class FileService:
         db: Engine,
         probe: Callable[[Path, str], ProbeResult],
         blobs: BlobStore | None = None,
+        *,
+        replica: str | None = None,
+        stable_replica: bool = False,
+        lease_s: float = PROCESSING_LEASE_S,
     ) -> None:
         self.settings = settings
+        self.replica = replica or new_replica_id()
+        """This process's name in processing leases and upload holds (shared with interactions)."""
+        self.stable_replica = stable_replica
+        self.lease_s = lease_s
         self._db = db
         self._rows = FileTable(db)
         self._probe = probe
@@ -121,32 +141,87 @@ class FileService:
             session_ttl_s=settings.upload_session_ttl_s,
             file_ttl_s=settings.file_ttl_s,
             max_sessions=settings.max_upload_sessions_per_key,
+            replica=self.replica,
+            processing_lease_s=lease_s,
         )
         self._events: dict[str, asyncio.Event] = {}
         self._processing: dict[str, asyncio.Task[None]] = {}
         self._probe_slots = asyncio.Semaphore(PROBE_CONCURRENCY)
         self._sweeper: asyncio.Task[None] | None = None
+        self._leases: asyncio.Task[None] | None = None
         self.on_delete: builtins.list[Callable[[str], None]] = []
         """Called (in a worker thread) with a file id after its blob is gone: derived caches."""
 
     # --- lifecycle --------------------------------------------------------------------------
     async def start(self) -> None:
-        """Create tables and folders, resume files a crash left PROCESSING, start the sweeper."""
+        """Create tables and folders, take over files nobody is processing (a crash left them
+        PROCESSING), start the sweeper and the lease keeper."""
         await asyncio.to_thread(create_tables, self._db)
         await asyncio.to_thread(self.blobs.ensure_dirs)
-        for file_id in await asyncio.to_thread(self._rows.ids_in_state, "PROCESSING"):
-            self._schedule(file_id)
+        await self.recover(own=self.stable_replica)
         self._sweeper = asyncio.create_task(self._sweep_loop(), name="sightd-file-sweeper")
+        self._leases = asyncio.create_task(self._lease_loop(), name="sightd-file-leases")
 
     async def stop(self) -> None:
-        """Stop the sweeper and in-flight processing (those files resume on the next start)."""
+        """Stop the sweeper and in-flight processing, and release this replica's processing
+        leases so a live replica (or the next start) takes those files over at once."""
         tasks = list(self._processing.values())
-        if self._sweeper is not None:
-            tasks.append(self._sweeper)
-            self._sweeper = None
+        for loop_task in (self._sweeper, self._leases):
+            if loop_task is not None:
+                tasks.append(loop_task)
+        self._sweeper = self._leases = None
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
+        try:
+            await asyncio.to_thread(self._rows.release_processing, self.replica)
+        except Exception:  # the leases then lapse instead
+            log.warning("releasing processing leases failed", exc_info=True)
+
+    async def recover(self, *, own: bool = False) -> tuple[builtins.list[str], builtins.list[str]]:
+        """Claim the PROCESSING files nobody runs and process them here, or fail those started
+        too often; returns (claimed, failed) internal ids."""
+        claimed, failed = await asyncio.to_thread(
+            self._rows.claim_abandoned,
+            self.replica,
+            self.lease_s,
+            own=own,
+            max_attempts=MAX_PROCESSING_ATTEMPTS,
+        )
+        if claimed:
+            log.warning(
+                "processing %d file(s) again: their server stopped before it finished (%s)",
+                len(claimed),
+                ", ".join(claimed[:10]),
+            )
+        if failed:
+            log.warning(
+                "marked %d file(s) FAILED: their processing was interrupted %d times (%s)",
+                len(failed),
+                MAX_PROCESSING_ATTEMPTS,
+                ", ".join(failed[:10]),
+            )
+        for key in claimed:
+            self._schedule(key)
+        for key in failed:
+            self._wake(key)
+        return claimed, failed
+
+    async def _lease_loop(self) -> None:
+        """Every third of the lease: renew the leases of the files queued or probing here, then
+        take over those whose replica died."""
+        while True:
+            await asyncio.sleep(self.lease_s / 3)
+            try:
+                await asyncio.to_thread(
+                    self._rows.renew_processing,
+                    builtins.list(self._processing),
+                    self.replica,
+                    self.lease_s,
+                )
+                await self.recover()
+            except Exception:
+                log.exception("processing lease renewal failed")
 
     # --- uploads ----------------------------------------------------------------------------
     async def start_upload(

@@ -85,6 +85,10 @@ async def open_services(
     db = create_db(settings.effective_database_url)
     await asyncio.to_thread(init_schema, db)
     decode_budget = decode_budget_for(settings)  # shared by generation and file processing
+    # One name per process for every lease it takes (file processing, upload holds, background
+    # interactions), so a replica that died is recognised the same way everywhere.
+    replica = settings.replica_id or new_replica_id()
+    stable_replica = settings.replica_id is not None
     files = FileService(
         settings,
         db,
@@ -92,6 +96,8 @@ async def open_services(
             probe_file, max_image_pixels=settings.max_image_pixels, decode_budget=decode_budget
         ),
         blobs=make_blob_store(settings),
+        replica=replica,
+        stable_replica=stable_replica,
     )
     own_engine = engine is None
     handle = engine or EngineHandle(settings)
@@ -119,16 +125,14 @@ async def open_services(
                 ttl_s=settings.interaction_ttl_s,
                 max_count=settings.max_stored_interactions_per_key,
                 max_bytes=settings.interaction_storage_quota_bytes,
-                replica=settings.replica_id or new_replica_id(),
+                replica=replica,
                 lease_s=settings.interaction_lease_s,
             ),
             generate,
             sweep_interval_s=settings.sweep_interval_s,
         ),
     )
-    leases = InteractionLeases(
-        services.interactions.store, stable_replica=settings.replica_id is not None
-    )
+    leases = InteractionLeases(services.interactions.store, stable_replica=stable_replica)
     await files.start()
     await leases.start()
     services.interactions.start()

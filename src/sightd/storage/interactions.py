@@ -6,7 +6,9 @@ media are dropped from the stored input (see services.interactions) to keep rows
 
 Stored interactions expire `ttl_s` after creation (reads stop seeing them at once; the sweeper
 deletes the rows), and each owner may keep at most `max_count` live rows of at most `max_bytes`
-of record JSON in all: a new row past either is refused with RESOURCE_EXHAUSTED.
+of record JSON in all: a new row past either is refused with RESOURCE_EXHAUSTED. The check and
+the insert run in one transaction under the owner's database lock (`storage/locks.py`), so
+replicas sharing a database cannot overshoot the quota between them.
 
 Background interactions in progress carry a lease: `replica` names the process running them and
 `lease_until` is renewed by it (`renew_leases`, every third of `lease_s`). A row whose lease
@@ -44,6 +46,7 @@ from sqlalchemy import (
 
 from sightd import errors
 from sightd.storage.db import METADATA
+from sightd.storage.locks import lock_owner
 
 INTERACTIONS = Table(
     "interactions",
@@ -160,6 +163,7 @@ class InteractionStore:
             "lease_until": self._lease_end() if row.status == IN_PROGRESS else None,
         }
         with self.db.begin() as conn:
+            lock_owner(conn, INTERACTIONS, row.owner)  # first: the quota check below is atomic
             exists = conn.execute(
                 select(INTERACTIONS.c.id).where(INTERACTIONS.c.id == row.id)
             ).first()

@@ -18,6 +18,7 @@ from sqlalchemy import (
     Dialect,
     Engine,
     Index,
+    Integer,
     String,
     Table,
     Text,
@@ -73,6 +74,10 @@ FILES = Table(
     Column("expire_time", UTCDateTime, nullable=False),
     Column("blob_key", String(255), nullable=False),
     Column("video_metadata", JSON, nullable=True),
+    # Who runs the PROCESSING step and until when (renewed while it runs); see storage/files.py.
+    Column("processing_owner", String(64), nullable=True),
+    Column("processing_lease_until", UTCDateTime, nullable=True),
+    Column("processing_attempts", Integer, nullable=True),
     Index("ix_files_owner_created", "owner", "create_time", "id"),
     Index("ix_files_expire", "expire_time"),
     Index("ix_files_state", "state"),
@@ -96,6 +101,9 @@ UPLOAD_SESSIONS = Table(
     Column("received_bytes", BigInteger, nullable=False),
     Column("create_time", UTCDateTime, nullable=False),
     Column("expire_time", UTCDateTime, nullable=False),
+    # The writer of the chunk in flight (any replica) and until when; see storage/uploads.py.
+    Column("holder", String(64), nullable=True),
+    Column("held_until", UTCDateTime, nullable=True),
     Index("ix_upload_sessions_owner", "owner"),
     Index("ix_upload_sessions_expire", "expire_time"),
     Index("ux_upload_sessions_owner_name", "owner", "name", unique=True),
@@ -105,10 +113,26 @@ here so neither can be taken twice; `received_bytes` is the authority on how muc
 blob is valid."""
 
 
+_ADDED_COLUMNS: dict[str, tuple[tuple[str, str], ...]] = {
+    "files": (
+        ("processing_owner", "VARCHAR(64)"),
+        ("processing_lease_until", "TIMESTAMP"),
+        ("processing_attempts", "INTEGER"),
+    ),
+    "upload_sessions": (("holder", "VARCHAR(64)"), ("held_until", "TIMESTAMP")),
+}
+"""Nullable columns added after the first release (NULL reads as "no lease / no holder")."""
+
+
 def upgrade_tables(engine: Engine) -> None:
-    """Add the per-owner `name` columns to tables made by older versions (idempotent)."""
+    """Add the per-owner `name` columns and the lease columns to tables made by older versions
+    (idempotent)."""
     for table, id_column in ((FILES, "id"), (UPLOAD_SESSIONS, "file_id")):
         columns = {c["name"] for c in inspect(engine).get_columns(table.name)}
+        with engine.begin() as conn:
+            for column, kind in _ADDED_COLUMNS[table.name]:
+                if column not in columns:
+                    conn.execute(text(f"ALTER TABLE {table.name} ADD COLUMN {column} {kind}"))
         if "name" in columns:
             continue
         with engine.begin() as conn:

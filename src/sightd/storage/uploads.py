@@ -18,9 +18,16 @@ queueing behind it; the client queries the offset and resumes. A writer cannot h
 long: the API drops a body that stalls for `upload_idle_timeout_s`, and the stalled chunk's
 bytes are rolled back to the committed offset. Cancel still waits for the chunk in flight.
 
+Across replicas the writer also holds the session row (`storage/holds.py`): a chunk reaching
+another replica waits up to `hold_s` for the hold to end (a dead replica's lapses in that time),
+then is refused the same way.
+
 Opening a session reserves its declared size: an owner's stored bytes plus what its open sessions
 declared (or received, when no size was declared) stay within the quota, and an owner holds at
 most `max_sessions` open sessions, so a key cannot pin disk with sessions it never finishes.
+The checks and the write they guard (the new session; the bytes an undeclared session commits)
+run in one transaction under the owner's database lock (`storage/locks.py`), so replicas sharing
+a database cannot overshoot a limit between them.
 """
 
 from __future__ import annotations
@@ -31,20 +38,22 @@ import hashlib
 import logging
 import re
 import secrets
-import threading
 import weakref
 from collections import OrderedDict
-from collections.abc import AsyncIterable, Callable
+from collections.abc import AsyncIterable, AsyncIterator, Callable
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, BinaryIO
 
-from sqlalchemy import Engine, and_, delete, func, insert, select, update
+from sqlalchemy import Connection, Engine, and_, delete, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from sightd import errors
 from sightd.storage.blobs import BlobStore
 from sightd.storage.files import FileTable
+from sightd.storage.holds import HOLD_S, SessionHolds, in_flight
+from sightd.storage.locks import lock_owner
 from sightd.storage.metadata import UPLOAD_SESSIONS, utcnow
 
 log = logging.getLogger(__name__)
@@ -55,6 +64,7 @@ FILE_ID_RE = re.compile(r"[a-z0-9]{1,40}")
 _TOKEN_RE = re.compile(r"[A-Za-z0-9_-]{16,128}")
 _ID_ALPHABET = "abcdefghijklmnopqrstuvwxyz0123456789"
 _HASHER_CACHE = 256
+DECLARED_SIZE_FIELD = "x-goog-upload-header-content-length"  # the header that declared it
 
 
 def new_file_id() -> str:
@@ -87,6 +97,8 @@ def _session_id(token: str) -> str:
 
 def _to_session(row: Any) -> UploadSession:
     values = row._asdict()
+    values.pop("holder", None)
+    values.pop("held_until", None)
     values["name"] = values["name"] or values["file_id"]  # rows from before names were scoped
     return UploadSession(**values)
 
@@ -115,6 +127,9 @@ class UploadStore:
         file_ttl_s: float,
         max_sessions: int = 64,
         clock: Callable[[], datetime] = utcnow,
+        replica: str = "local",
+        processing_lease_s: float = 60.0,
+        hold_s: float = HOLD_S,
     ) -> None:
         self._db = db
         self._blobs = blobs
@@ -124,8 +139,12 @@ class UploadStore:
         self.file_ttl_s = file_ttl_s
         self.max_sessions = max_sessions
         self._clock = clock
-        # Serialises the limit checks with the insert that they guard (within this process).
-        self._start_lock = threading.Lock()
+        self.replica = replica
+        """Names this process in chunk holds and as the processing owner of finalized files."""
+        self.processing_lease_s = processing_lease_s
+        self._holds = SessionHolds(
+            db, replica=replica, hold_s=hold_s, clock=clock, exists=self._load
+        )
         self._locks: weakref.WeakValueDictionary[str, asyncio.Lock] = weakref.WeakValueDictionary()
         # session id -> (sha256 state, bytes hashed): saves re-reading the partial per chunk.
         self._hashers: OrderedDict[str, tuple[Any, int]] = OrderedDict()
@@ -143,10 +162,13 @@ class UploadStore:
         """Open a session; returns (bearer token, session). `file_id` is a caller-chosen id."""
         if declared_size is not None:
             if declared_size < 0:
-                raise errors.InvalidArgument("Upload size must not be negative.")
+                raise errors.InvalidArgument(
+                    "Upload size must not be negative.", field=DECLARED_SIZE_FIELD
+                )
             if declared_size > self.max_file_bytes:
                 raise errors.PayloadTooLarge(
-                    f"File of {declared_size} bytes exceeds the {self.max_file_bytes}-byte limit."
+                    f"File of {declared_size} bytes exceeds the {self.max_file_bytes}-byte limit.",
+                    field=DECLARED_SIZE_FIELD,
                 )
         if file_id is not None and not FILE_ID_RE.fullmatch(file_id):
             raise errors.InvalidArgument(
@@ -173,12 +195,13 @@ class UploadStore:
     async def append(self, token: str, offset: int, chunks: AsyncIterable[bytes]) -> UploadSession:
         """Store the bytes of a chunk that starts at `offset`; returns the updated session."""
         sid = _session_id(token)
-        async with self._exclusive(sid):
+        async with self._writing(sid):
             s = await asyncio.to_thread(self._load, sid)
             if offset < 0 or offset > s.received_bytes:
                 raise errors.InvalidArgument(
                     f"Upload offset {offset} does not match the {s.received_bytes} bytes "
                     "received so far.",
+                    field="x-goog-upload-offset",
                     reason="UPLOAD_OFFSET_MISMATCH",
                 )
             room, limit_error = await asyncio.to_thread(self._room, s)
@@ -215,12 +238,13 @@ class UploadStore:
     async def finalize(self, token: str) -> UploadSession:
         """Turn a complete session into a PROCESSING file row (`file_id`); returns the session."""
         sid = _session_id(token)
-        async with self._exclusive(sid):
+        async with self._writing(sid):
             s = await asyncio.to_thread(self._load, sid)
             if s.declared_size is not None and s.received_bytes != s.declared_size:
                 raise errors.InvalidArgument(
                     f"Upload is incomplete: {s.received_bytes} of {s.declared_size} bytes "
                     "received.",
+                    field="x-goog-upload-command",
                     reason="UPLOAD_INCOMPLETE",
                 )
             sha256_hex = (await self._hasher(s)).hexdigest()
@@ -267,16 +291,16 @@ class UploadStore:
             self._locks[sid] = lock
         return lock
 
-    def _exclusive(self, sid: str) -> asyncio.Lock:
-        """The session's lock, free right now (acquiring it then does not wait), or Aborted."""
+    @asynccontextmanager
+    async def _writing(self, sid: str) -> AsyncIterator[None]:
+        """Exclusive use of the session for one chunk or finalize: this process's lock, free
+        right now (or Aborted at once), then the session row's hold across replicas, renewed
+        until the block ends and released after it."""
         lock = self._lock(sid)
         if lock.locked():
-            raise errors.Aborted(
-                "Another chunk of this upload is still in flight; query the upload's offset "
-                "and resume once it has finished.",
-                reason="UPLOAD_CHUNK_IN_FLIGHT",
-            )
-        return lock
+            raise in_flight()
+        async with lock, self._holds.held(sid):
+            yield
 
     async def _hasher(self, s: UploadSession) -> Any:
         """sha256 state over the first `received_bytes` of the partial blob."""
@@ -308,7 +332,7 @@ class UploadStore:
             raise errors.NotFound("Upload session not found or expired.")
         return _to_session(row)
 
-    def _used_bytes(self, owner: str, except_session: str | None) -> int:
+    def _used_bytes(self, conn: Connection, owner: str, except_session: str | None) -> int:
         now = self._clock()
         files = FileTable.stored_bytes_query(owner, now)
         # A session holds what it declared (never less than it received) or what it received.
@@ -318,8 +342,7 @@ class UploadStore:
         )
         if except_session is not None:
             sessions = sessions.where(UPLOAD_SESSIONS.c.id != except_session)
-        with self._db.connect() as conn:
-            return int(conn.execute(files).scalar_one()) + int(conn.execute(sessions).scalar_one())
+        return int(conn.execute(files).scalar_one()) + int(conn.execute(sessions).scalar_one())
 
     def _quota_error(self) -> errors.ResourceExhausted:
         return errors.ResourceExhausted(
@@ -331,49 +354,22 @@ class UploadStore:
         """How many bytes may still follow, and the error for going past them."""
         got = s.received_bytes
         too_big = errors.PayloadTooLarge(f"File exceeds the {self.max_file_bytes}-byte limit.")
+        with self._db.connect() as conn:
+            used = self._used_bytes(conn, s.owner, s.id)
         limits: list[tuple[int, errors.SightdError]] = [
             (self.max_file_bytes - got, too_big),
-            (self.quota_bytes - self._used_bytes(s.owner, s.id) - got, self._quota_error()),
+            (self.quota_bytes - used - got, self._quota_error()),
         ]
         if s.declared_size is not None:
             over = errors.InvalidArgument(
                 f"Upload has more bytes than the declared {s.declared_size}.",
+                field="body",
                 reason="UPLOAD_SIZE_MISMATCH",
             )
             limits.insert(0, (s.declared_size - got, over))
         return min(limits, key=lambda item: item[0])
 
     def _insert_session(
-        self,
-        owner: str,
-        sid: str,
-        declared_size: int | None,
-        mime_type: str,
-        display_name: str | None,
-        file_id: str | None,
-    ) -> UploadSession:
-        with self._start_lock:
-            self._check_start_limits(owner, declared_size)
-            return self._insert_checked(owner, sid, declared_size, mime_type, display_name, file_id)
-
-    def _open_sessions(self, owner: str) -> int:
-        query = select(func.count()).where(
-            and_(UPLOAD_SESSIONS.c.owner == owner, UPLOAD_SESSIONS.c.expire_time > self._clock())
-        )
-        with self._db.connect() as conn:
-            return int(conn.execute(query).scalar_one())
-
-    def _check_start_limits(self, owner: str, declared_size: int | None) -> None:
-        if self._open_sessions(owner) >= self.max_sessions:
-            raise errors.ResourceExhausted(
-                f"Too many open upload sessions (limit {self.max_sessions} per API key); "
-                "finish or cancel some, or wait for them to expire.",
-                reason="TOO_MANY_UPLOAD_SESSIONS",
-            )
-        if self._used_bytes(owner, None) + (declared_size or 0) > self.quota_bytes:
-            raise self._quota_error()
-
-    def _insert_checked(
         self,
         owner: str,
         sid: str,
@@ -400,6 +396,9 @@ class UploadStore:
             }
             try:
                 with self._db.begin() as conn:
+                    # The limits and the insert they guard, atomic across replicas.
+                    lock_owner(conn, UPLOAD_SESSIONS, owner)
+                    self._check_start_limits(conn, owner, declared_size)
                     if not FileTable.taken(conn, internal, owner, public):
                         conn.execute(insert(UPLOAD_SESSIONS).values(**values))
                         return UploadSession(**values)
@@ -412,6 +411,19 @@ class UploadStore:
                 raise errors.AlreadyExists(f"File files/{file_id} already exists.")
         raise errors.Aborted("Could not allocate a file id; retry.")
 
+    def _check_start_limits(self, conn: Connection, owner: str, declared_size: int | None) -> None:
+        open_sessions = select(func.count()).where(
+            and_(UPLOAD_SESSIONS.c.owner == owner, UPLOAD_SESSIONS.c.expire_time > self._clock())
+        )
+        if int(conn.execute(open_sessions).scalar_one()) >= self.max_sessions:
+            raise errors.ResourceExhausted(
+                f"Too many open upload sessions (limit {self.max_sessions} per API key); "
+                "finish or cancel some, or wait for them to expire.",
+                reason="TOO_MANY_UPLOAD_SESSIONS",
+            )
+        if self._used_bytes(conn, owner, None) + (declared_size or 0) > self.quota_bytes:
+            raise self._quota_error()
+
     def _name_reserved(self, owner: str, name: str) -> bool:
         query = select(UPLOAD_SESSIONS.c.id).where(
             and_(UPLOAD_SESSIONS.c.owner == owner, UPLOAD_SESSIONS.c.name == name)
@@ -420,7 +432,15 @@ class UploadStore:
             return conn.execute(query).first() is not None
 
     def _commit_received(self, s: UploadSession, new_size: int) -> None:
+        """Record the chunk's bytes (compare-and-set on the bytes it started from). A session of
+        undeclared size reserved nothing, so its growth is checked against the quota again here,
+        under the owner's lock: two replicas' concurrent chunks cannot both squeeze in."""
         with self._db.begin() as conn:
+            if s.declared_size is None:
+                lock_owner(conn, UPLOAD_SESSIONS, s.owner)
+                if self._used_bytes(conn, s.owner, s.id) + new_size > self.quota_bytes:
+                    self._hashers.pop(s.id, None)
+                    raise self._quota_error()
             done = conn.execute(
                 update(UPLOAD_SESSIONS)
                 .where(
@@ -455,6 +475,8 @@ class UploadStore:
                 blob_key=blob_key,
                 now=now,
                 ttl_s=self.file_ttl_s,
+                processing_owner=self.replica,
+                lease_s=self.processing_lease_s,
             )
 
     def _discard(self, s: UploadSession, blob_key: str | None) -> None:
