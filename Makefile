@@ -92,6 +92,7 @@ bench: install upstreams
 	$(PY) bench/engine_overhead.py
 	$(PY) bench/web_first_load.py
 	$(PY) bench/function_call.py
+	$(PY) bench/engine.py --quick
 
 tiny: install
 	$(VENV)/bin/sightd models tiny data/tiny-qwen3-vl

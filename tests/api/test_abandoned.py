@@ -15,7 +15,7 @@ import httpx
 import pytest
 
 from sightd.engine.base import Completion, SamplingParams
-from sightd.engine.inprocess import ModelSlots
+from sightd.engine.slots import Slots
 from tests.live import LiveServer
 
 QUEUED = 4  # clients that hang up while waiting for the model
@@ -78,7 +78,7 @@ def _slow_model(engine_handle: Any, monkeypatch: pytest.MonkeyPatch) -> SlowMode
     backend = engine_handle.require()
     slow = SlowModel()
     monkeypatch.setattr(backend.model, "submit", slow.submit)
-    monkeypatch.setattr(backend, "_slots", ModelSlots(backend.capabilities.max_queue, 1))
+    monkeypatch.setattr(backend, "_slots", Slots(1, backend.capabilities.max_queue))
     return slow
 
 

@@ -124,4 +124,5 @@ def test_js_sdk_upload_and_generate(server: Any, workdir: Path) -> None:
     first, second = (json.loads(line) for line in proc.stdout.strip().splitlines())
     assert first["name"].startswith("files/") and isinstance(first["text"], str)
     assert first["usage"]["promptTokensDetails"]
+    assert first["usage"]["sightdModelPromptTokenCount"] > 0  # the JS SDK keeps the extension
     assert isinstance(second["inline"], str)

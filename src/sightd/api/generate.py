@@ -33,6 +33,15 @@ from sightd.services.materialize import TokenUsage
 
 router = APIRouter()
 
+MODEL_PROMPT_TOKENS_HEADER = "x-sightd-model-prompt-tokens"
+"""generateContent's response header: the prompt's length in the served model's own tokens."""
+MODEL_PROMPT_TOKENS_FIELD = "sightdModelPromptTokenCount"
+"""The same count in `usageMetadata` (every response that knows it, streamed ones on each
+candidate's last event): an extension field. Gemini's `promptTokenCount` keeps Gemini's rule
+(what `countTokens` says); this is what the model actually read, chat template and image/video
+tokens at the size the model saw them. The Python SDK drops unknown fields (it reads the
+header through `sdk_http_response.headers`); the JS SDK keeps `usageMetadata` whole."""
+
 _METHODS = ("generateContent", "streamGenerateContent", "countTokens")
 
 
@@ -52,7 +61,10 @@ async def model_method(target: str, request: Request, who: Caller = Depends(call
     inp = to_generate_input(parse_model(GenerateContentRequest, payload), model)
     if method == "generateContent":
         result = await unless_disconnected(request, service.generate(who.owner, inp))
-        return json_response(response_json(result, _response_id()))
+        headers = None
+        if result.model_prompt_tokens is not None:
+            headers = {MODEL_PROMPT_TOKENS_HEADER: str(result.model_prompt_tokens)}
+        return json_response(response_json(result, _response_id()), headers)
     items = await service.stream(who.owner, inp)
     return StreamingResponse(_sse(items, _response_id()), media_type="text/event-stream")
 
@@ -61,7 +73,9 @@ def _response_id() -> str:
     return secrets.token_urlsafe(16)
 
 
-def usage_json(usage: TokenUsage, output_tokens: int | None) -> dict[str, Any]:
+def usage_json(
+    usage: TokenUsage, output_tokens: int | None, model_prompt_tokens: int | None = None
+) -> dict[str, Any]:
     body: dict[str, Any] = {
         "promptTokenCount": usage.total,
         "totalTokenCount": usage.total + (output_tokens or 0),
@@ -70,6 +84,8 @@ def usage_json(usage: TokenUsage, output_tokens: int | None) -> dict[str, Any]:
     if output_tokens is not None:
         body["candidatesTokenCount"] = output_tokens
         body["candidatesTokensDetails"] = [{"modality": "TEXT", "tokenCount": output_tokens}]
+    if model_prompt_tokens is not None:
+        body[MODEL_PROMPT_TOKENS_FIELD] = model_prompt_tokens
     return body
 
 
@@ -98,7 +114,7 @@ def response_json(result: GenerateResult, response_id: str) -> dict[str, Any]:
             _candidate(i, c.text, c.finish_reason, c.calls) | candidate_logprobs(c.logprobs)
             for i, c in enumerate(result.candidates)
         ],
-        "usageMetadata": usage_json(result.usage, result.output_tokens),
+        "usageMetadata": usage_json(result.usage, result.output_tokens, result.model_prompt_tokens),
         "modelVersion": result.model_version,
         "responseId": response_id,
     }
@@ -124,7 +140,9 @@ async def _sse(items: AsyncIterator[StreamItem], response_id: str) -> AsyncItera
                 )
                 | extra
             ],
-            "usageMetadata": usage_json(usage, produced if done else None),
+            "usageMetadata": usage_json(
+                usage, produced if done else None, done.model_prompt_tokens if done else None
+            ),
             "modelVersion": version,
             "responseId": response_id,
         }

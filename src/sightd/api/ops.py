@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from typing import Any, Protocol, runtime_checkable
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse, PlainTextResponse, Response
@@ -34,6 +35,9 @@ router = APIRouter(include_in_schema=False)
 DB_TIMEOUT_S = 2.0
 UPSTREAM_TIMEOUT_S = 5.0
 EXPOSITION_TYPE = "text/plain; version=0.0.4; charset=utf-8"
+WAITING_HELP = (
+    "Generations queued for the model (in-process) or for an upstream request slot (openai)."
+)
 
 
 def _ping(db: Engine) -> None:
@@ -103,17 +107,32 @@ async def metrics(request: Request, _caller: Caller = Depends(caller)) -> Respon
             1.0 if request.app.state.drain.draining else 0.0,
         ),
     }
-    backend = handle.backend
-    if backend is not None and handle.settings.engine == "transformers":
-        # the in-process backend's health is local state (no I/O); an upstream's is a request
-        waiting = (await backend.health()).get("waiting", "")
-        if waiting.isdigit():
-            gauges["sightd_generations_waiting"] = (
-                "Generations queued for the in-process model.",
-                float(waiting),
-            )
+    if handle.backend is not None:
+        gauges.update(_queue_gauges(handle.backend))
     gauges.update(await _storage_gauges(request))
     return PlainTextResponse(registry.render(gauges), media_type=EXPOSITION_TYPE)
+
+
+@runtime_checkable
+class _Queued(Protocol):
+    """A backend that counts its own queue locally (both engines' bounded slots)."""
+
+    def queue_depth(self) -> tuple[int, int]: ...
+
+
+def _queue_gauges(backend: Any) -> dict[str, tuple[str, float]]:
+    """The engine's queue, from local state only: a scrape never waits on an upstream."""
+    if isinstance(backend, _Queued):
+        running, waiting = backend.queue_depth()
+        return {
+            "sightd_generations_waiting": (WAITING_HELP, float(waiting)),
+            "sightd_generations_running": (
+                "Generations the engine is running now (in-process: in the model's batch; "
+                "openai: requests sent upstream).",
+                float(running),
+            ),
+        }
+    return {}
 
 
 async def _storage_gauges(request: Request) -> dict[str, tuple[str, float]]:

@@ -20,48 +20,14 @@ import dataclasses
 import threading
 from collections.abc import AsyncIterator, Callable, Iterator
 from concurrent.futures import Future
-from contextlib import asynccontextmanager
 from typing import Any, Protocol, TypeVar, runtime_checkable
 
-from sightd import errors
 from sightd.engine.base import Capabilities, Completion, ModelInfo, SamplingParams, TextDelta
+from sightd.engine.slots import Slots
 from sightd.prompt import Prompt
 
 T = TypeVar("T")
 _DONE = object()
-
-
-class ModelSlots:
-    """At most `slots` holders at once and `max_queue` waiting; beyond that, 429."""
-
-    def __init__(self, max_queue: int, slots: int = 1) -> None:
-        self._sem = asyncio.Semaphore(slots)
-        self._max_queue = max_queue
-        self.waiting = 0
-        self.active = 0
-
-    @asynccontextmanager
-    async def hold(self) -> AsyncIterator[None]:
-        if self._sem.locked():
-            if self.waiting >= self._max_queue:
-                raise errors.ResourceExhausted(
-                    f"The model is busy: {self.active} requests running and {self.waiting} "
-                    "already waiting. Retry later.",
-                    retry_after_s=5,
-                )
-            self.waiting += 1
-            try:
-                await self._sem.acquire()
-            finally:
-                self.waiting -= 1
-        else:
-            await self._sem.acquire()
-        self.active += 1
-        try:
-            yield
-        finally:
-            self.active -= 1
-            self._sem.release()
 
 
 class Submitted(Protocol):
@@ -120,7 +86,7 @@ class InProcessBackend:
     def __init__(self, model: LocalModel, max_queue: int) -> None:
         self.model = model
         self._capabilities = dataclasses.replace(model.capabilities, max_queue=max_queue)
-        self._slots = ModelSlots(max_queue, self._capabilities.max_concurrency)
+        self._slots = Slots(self._capabilities.max_concurrency, max_queue)
 
     @property
     def info(self) -> ModelInfo:

@@ -40,6 +40,15 @@ class GenerateResult:
     def output_tokens(self) -> int:
         return sum(c.output_tokens for c in self.candidates)
 
+    @property
+    def model_prompt_tokens(self) -> int | None:
+        """The prompt's length in the model's own tokens, as the engine reported it (every
+        candidate reads the same prompt); None when no engine said (a detector's answer)."""
+        return next(
+            (c.model_prompt_tokens for c in self.candidates if c.model_prompt_tokens is not None),
+            None,
+        )
+
 
 @dataclass(frozen=True)
 class StreamStart:

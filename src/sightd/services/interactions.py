@@ -49,8 +49,17 @@ def _ts(value: datetime) -> str:
     return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def usage_json(usage: TokenUsage, output_tokens: int) -> dict[str, Any]:
-    return {
+MODEL_INPUT_TOKENS_FIELD = "sightd_model_input_tokens"
+"""An extension field of `usage`: the prompt's length in the served model's own tokens (chat
+template, image and video tokens at the size the model saw them), beside `total_input_tokens`
+(Gemini's rule, as `countTokens`). Absent when the engine did not say. The Python SDK's
+Interactions types keep unknown fields (`usage.sightd_model_input_tokens`)."""
+
+
+def usage_json(
+    usage: TokenUsage, output_tokens: int, model_prompt_tokens: int | None = None
+) -> dict[str, Any]:
+    body: dict[str, Any] = {
         "total_input_tokens": usage.total,
         "total_output_tokens": output_tokens,
         "total_thought_tokens": 0,
@@ -62,6 +71,9 @@ def usage_json(usage: TokenUsage, output_tokens: int) -> dict[str, Any]:
         ],
         "output_tokens_by_modality": [{"modality": "text", "tokens": output_tokens}],
     }
+    if model_prompt_tokens is not None:
+        body[MODEL_INPUT_TOKENS_FIELD] = model_prompt_tokens
+    return body
 
 
 class InteractionService:
@@ -164,7 +176,9 @@ class InteractionService:
         result = await self.generate.generate(owner, inp)
         completion = result.candidates[0]
         record["output"] = output_steps(completion)
-        record["usage"] = usage_json(result.usage, completion.output_tokens)
+        record["usage"] = usage_json(
+            result.usage, completion.output_tokens, completion.model_prompt_tokens
+        )
         status = _status(completion)
         row = InteractionRow(iid, owner, inp.model, status, created, _now(), record)
         if req.store:
@@ -177,7 +191,10 @@ class InteractionService:
         try:
             result = await self.generate.generate(row.owner, inp)
             record["output"] = output_steps(result.candidates[0])
-            record["usage"] = usage_json(result.usage, result.candidates[0].output_tokens)
+            first = result.candidates[0]
+            record["usage"] = usage_json(
+                result.usage, first.output_tokens, first.model_prompt_tokens
+            )
             status = _status(result.candidates[0])
         except asyncio.CancelledError:
             status = "cancelled"
@@ -226,7 +243,9 @@ class InteractionService:
                 }
             elif isinstance(item, CandidateDone) and item.index == 0:
                 record["output"] = output_steps(item.completion)
-                record["usage"] = usage_json(usage, item.completion.output_tokens)
+                record["usage"] = usage_json(
+                    usage, item.completion.output_tokens, item.completion.model_prompt_tokens
+                )
                 status = _status(item.completion)
                 if not started and not item.completion.calls:
                     started = True

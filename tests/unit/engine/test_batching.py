@@ -20,7 +20,8 @@ from PIL import Image
 
 from sightd import errors
 from sightd.engine.base import Completion, JsonOutput, SamplingParams, TextDelta
-from sightd.engine.inprocess import InProcessBackend, ModelSlots
+from sightd.engine.inprocess import InProcessBackend
+from sightd.engine.slots import Slots
 from sightd.prompt import ImagePart, Prompt, TextPart, Turn
 
 pytest.importorskip("torch")
@@ -168,7 +169,7 @@ def test_cancel_frees_a_slot_within_a_step(f32: Any, monkeypatch: pytest.MonkeyP
 
     monkeypatch.setattr(model, "_prepare", prepare)
     backend = InProcessBackend(model, max_queue=1)
-    monkeypatch.setattr(backend, "_slots", ModelSlots(1, 2))
+    monkeypatch.setattr(backend, "_slots", Slots(2, 1))
     endless = SamplingParams(temperature=0, max_output_tokens=2000)
 
     async def scenario() -> tuple[int, int, float]:

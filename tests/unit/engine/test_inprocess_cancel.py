@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from sightd.engine.base import SamplingParams
-from sightd.engine.inprocess import ModelSlots
+from sightd.engine.slots import Slots
 from sightd.prompt import Prompt, TextPart, Turn
 
 pytest.importorskip("torch")
@@ -40,7 +40,7 @@ def slowed(engine_handle: Any, monkeypatch: pytest.MonkeyPatch) -> tuple[Any, _S
     """The session's tiny backend, on a queue of its own, decoding slowly and never choosing
     end-of-sequence before `MAX_TOKENS` (so only cancelling can end it early)."""
     backend = engine_handle.require()
-    monkeypatch.setattr(backend, "_slots", ModelSlots(backend.capabilities.max_queue, 1))
+    monkeypatch.setattr(backend, "_slots", Slots(1, backend.capabilities.max_queue))
     model = backend.model
     steps = _Steps()
     original = model._prepare

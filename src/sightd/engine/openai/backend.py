@@ -18,7 +18,6 @@ import dataclasses
 import json
 import logging
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from typing import Any
 
 from sightd import errors
@@ -44,6 +43,7 @@ from sightd.engine.openai.dialects import (
 )
 from sightd.engine.openai.messages import to_messages
 from sightd.engine.openai.processor import CHARS_PER_TOKEN, ModelFacts
+from sightd.engine.slots import Slots
 from sightd.prompt import Prompt
 
 log = logging.getLogger(__name__)
@@ -68,39 +68,6 @@ class UpstreamConfig:
     max_queue: int = 32
 
 
-class _Slots:
-    """At most `limit` holders at once and `max_waiting` waiting; beyond that, 429."""
-
-    def __init__(self, limit: int, max_waiting: int) -> None:
-        self._sem = asyncio.Semaphore(limit)
-        self._max_waiting = max_waiting
-        self.waiting = 0
-        self.active = 0
-
-    @asynccontextmanager
-    async def hold(self) -> AsyncIterator[None]:
-        if self._sem.locked():
-            if self.waiting >= self._max_waiting:
-                raise errors.ResourceExhausted(
-                    f"The model server is busy: {self.active} requests in flight and "
-                    f"{self.waiting} waiting. Retry later.",
-                    retry_after_s=2.0,
-                )
-            self.waiting += 1
-            try:
-                await self._sem.acquire()
-            finally:
-                self.waiting -= 1
-        else:
-            await self._sem.acquire()
-        self.active += 1
-        try:
-            yield
-        finally:
-            self.active -= 1
-            self._sem.release()
-
-
 class OpenAIBackend:
     """Implements `sightd.engine.base.Backend` over an OpenAI-compatible server."""
 
@@ -122,7 +89,12 @@ class OpenAIBackend:
             connect_timeout_s=config.connect_timeout_s,
             max_connections=config.max_concurrency,
         )
-        self._slots = _Slots(config.max_concurrency, config.max_queue)
+        self._slots = Slots(
+            config.max_concurrency,
+            config.max_queue,
+            what="The model server",
+            retry_after_s=2.0,
+        )
         self._discovered = asyncio.Lock()
         self._model: str | None = config.model
         self._dialect: Dialect | None = DIALECTS[config.kind] if config.kind != "auto" else None
@@ -232,6 +204,7 @@ class OpenAIBackend:
         finish = _finish(choice.get("finish_reason"))
         usage = answer.get("usage") or {}
         tokens = _int(usage.get("completion_tokens"), self.count_text_tokens(text))
+        prompt_tokens = _int(usage.get("prompt_tokens"), None)
         scanner = self._scanner(params)
         if scanner is not None:  # the server cannot stop on sequences: cut here
             text = scanner.feed(text) + scanner.finish()
@@ -240,7 +213,7 @@ class OpenAIBackend:
         steps = None
         if params.logprobs is not None:
             steps = tuple(logprobs_of(choice, params.logprobs))
-        return Completion(text, finish, tokens, logprobs=steps)
+        return Completion(text, finish, tokens, logprobs=steps, model_prompt_tokens=prompt_tokens)
 
     def _scanner(self, params: SamplingParams) -> StopScanner | None:
         dialect = self._dialect or DIALECTS["openai"]
@@ -257,6 +230,7 @@ class OpenAIBackend:
             finish: FinishReason = "STOP"
             chunks = 0
             tokens: int | None = None
+            prompt_tokens: int | None = None  # the upstream's count (`include_usage`)
             constrained = params.constraint is not None
             scanner = self._scanner(params)
             steps: list[StepLogprobs] = []  # every token's
@@ -267,8 +241,9 @@ class OpenAIBackend:
                         if not isinstance(event, dict):
                             continue
                         usage = event.get("usage")
-                        if isinstance(usage, dict) and "completion_tokens" in usage:
-                            tokens = _int(usage.get("completion_tokens"), None)
+                        if isinstance(usage, dict):
+                            tokens = _int(usage.get("completion_tokens"), tokens)
+                            prompt_tokens = _int(usage.get("prompt_tokens"), prompt_tokens)
                         for choice in event.get("choices") or []:
                             if params.logprobs is not None:
                                 new = logprobs_of(choice, params.logprobs)
@@ -305,6 +280,7 @@ class OpenAIBackend:
                 finish,
                 tokens if tokens is not None else chunks,
                 logprobs=tuple(steps) if params.logprobs is not None else None,
+                model_prompt_tokens=prompt_tokens,
             )
 
     async def _tracked(self, call: Any) -> Any:
@@ -332,6 +308,11 @@ class OpenAIBackend:
             "in_flight": str(self._slots.active),
             "waiting": str(self._slots.waiting),
         }
+
+    def queue_depth(self) -> tuple[int, int]:
+        """(requests sent upstream now, requests waiting for one of the `max_concurrency`
+        slots): local counters, no I/O, so `/metrics` reads them on every scrape."""
+        return self._slots.active, self._slots.waiting
 
     async def aclose(self) -> None:
         await self._client.aclose()

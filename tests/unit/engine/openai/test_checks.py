@@ -11,7 +11,8 @@ import pytest
 
 from sightd import errors
 from sightd.engine.base import ChoiceOutput, JsonOutput
-from sightd.engine.openai.backend import _checked, _Slots
+from sightd.engine.openai.backend import _checked
+from sightd.engine.slots import Slots
 
 SCHEMA = JsonOutput(
     json.dumps(
@@ -56,7 +57,7 @@ def test_invalid_answers_are_errors(text: str, constraint: object, words: str) -
 
 def test_slots_bound_in_flight_and_waiting() -> None:
     async def scenario() -> None:
-        slots = _Slots(limit=2, max_waiting=1)
+        slots = Slots(limit=2, max_waiting=1)
         release = asyncio.Event()
         entered: list[int] = []
 
