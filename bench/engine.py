@@ -326,12 +326,12 @@ async def section_concurrent(
         prompts = [photo_prompt(image, f"{QUESTION} (request {i + 1})") for i in range(n)]
         for tokens in lengths:
             start = time.perf_counter()
-            for p in prompts:
-                await backend.generate(p, greedy(tokens))
+            made = [(await backend.generate(p, greedy(tokens))).output_tokens for p in prompts]
             serial = time.perf_counter() - start
             start = time.perf_counter()
-            await asyncio.gather(*(backend.generate(p, greedy(tokens)) for p in prompts))
+            done = await asyncio.gather(*(backend.generate(p, greedy(tokens)) for p in prompts))
             wall = time.perf_counter() - start
+            together = [d.output_tokens for d in done]
             goal = ""
             if device == "cpu" and n == 4 and tokens == 256:
                 goal = f" (goal ≤ 0.5 on CPU) {_verdict(wall / serial <= 0.5)}"
@@ -339,7 +339,8 @@ async def section_concurrent(
                 goal = f" (goal ≤ 0.25 on GPU) {_verdict(wall / serial <= 0.25)}"
             print(
                 f"  {n} × {tokens:>3} tokens: serial {serial:7.2f} s, concurrent "
-                f"{wall:7.2f} s, wall ÷ serial {wall / serial:.3f}{goal}",
+                f"{wall:7.2f} s, wall ÷ serial {wall / serial:.3f}{goal}; tokens made "
+                f"{sum(made)} serial, {sum(together)} concurrent",
                 flush=True,
             )
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import concurrent.futures
 import copy
+import gc
 import logging
 import queue
 import secrets
@@ -90,6 +91,9 @@ class TransformersBackend:
         if quantizes(dtype, self._device):
             quantize_text_model(self._model)  # and the rest to float32
             self._dtype_name = "int8"
+        # The checkpoint's memory map is held by a reference cycle until a collection: without
+        # one, the 4 GB file of a 2B model stays resident beside the weights made from it.
+        gc.collect()
         gen = self._model.generation_config
         eos = gen.eos_token_id if gen.eos_token_id is not None else self._tokenizer.eos_token_id
         self._eos_ids = frozenset([eos] if isinstance(eos, int) else (eos or []))
