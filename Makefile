@@ -93,6 +93,7 @@ bench: install upstreams
 	$(PY) bench/web_first_load.py
 	$(PY) bench/function_call.py
 	$(PY) bench/engine.py --quick
+	$(PY) bench/load.py
 
 tiny: install
 	$(VENV)/bin/sightd models tiny data/tiny-qwen3-vl
