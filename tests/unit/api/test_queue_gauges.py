@@ -10,8 +10,8 @@ import httpx
 
 from sightd.api.ops import _queue_gauges
 from sightd.engine.openai.backend import OpenAIBackend, UpstreamConfig
-from sightd.engine.openai.client import UpstreamClient
 from sightd.engine.openai.processor import ModelFacts
+from tests.upstream_mock import mock_client
 
 
 def test_openai_queue_depth_reaches_the_metric_names() -> None:
@@ -21,14 +21,7 @@ def test_openai_queue_depth_reaches_the_metric_names() -> None:
         asked.append(request)
         return httpx.Response(503)
 
-    client = UpstreamClient(
-        "http://upstream.test/v1",
-        api_key=None,
-        timeout_s=5,
-        connect_timeout_s=1,
-        max_connections=2,
-        transport=httpx.MockTransport(upstream),
-    )
+    client = mock_client(upstream)
     config = UpstreamConfig(
         "http://upstream.test/v1", "m", "m", "openai", "frames", max_concurrency=1, max_queue=4
     )

@@ -13,6 +13,7 @@ from sightd.engine.base import SamplingParams, StepLogprobs, TokenLogprob
 from sightd.engine.openai.dialects import DIALECTS, logprobs_of
 from sightd.errors import InvalidArgument
 from sightd.prompt import Prompt, TextPart, Turn
+from tests.upstream_mock import mock_client
 
 PROMPT = Prompt((Turn("user", (TextPart("Hi"),)),))
 
@@ -88,20 +89,11 @@ def test_logprobs_content_is_read_back() -> None:
 
 
 def _backend(kind: str, handler: Any) -> Any:
-    import httpx
 
     from sightd.engine.openai.backend import OpenAIBackend, UpstreamConfig
-    from sightd.engine.openai.client import UpstreamClient
     from sightd.engine.openai.processor import ModelFacts
 
-    client = UpstreamClient(
-        "http://upstream.test/v1",
-        api_key=None,
-        timeout_s=5,
-        connect_timeout_s=1,
-        max_connections=2,
-        transport=httpx.MockTransport(handler),
-    )
+    client = mock_client(handler)
     config = UpstreamConfig("http://upstream.test/v1", "m", "m", kind, "frames")
     return OpenAIBackend(config, ModelFacts(family=None), client=client)
 

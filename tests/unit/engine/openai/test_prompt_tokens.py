@@ -14,22 +14,15 @@ import pytest
 
 from sightd.engine.base import Completion, SamplingParams
 from sightd.engine.openai.backend import OpenAIBackend, UpstreamConfig
-from sightd.engine.openai.client import UpstreamClient
 from sightd.engine.openai.processor import ModelFacts
 from sightd.prompt import Prompt, TextPart, Turn
+from tests.upstream_mock import mock_client
 
 PROMPT = Prompt((Turn("user", (TextPart("Hi"),)),))
 
 
 def _backend(handler: Any) -> OpenAIBackend:
-    client = UpstreamClient(
-        "http://upstream.test/v1",
-        api_key=None,
-        timeout_s=5,
-        connect_timeout_s=1,
-        max_connections=2,
-        transport=httpx.MockTransport(handler),
-    )
+    client = mock_client(handler)
     config = UpstreamConfig("http://upstream.test/v1", "m", "m", "vllm", "frames")
     return OpenAIBackend(config, ModelFacts(family=None), client=client)
 
