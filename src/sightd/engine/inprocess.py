@@ -4,8 +4,8 @@ model's batch at once, a bounded queue in front (429 when full).
 `InProcessBackend` adapts a `LocalModel` (the transformers one: `submit` prepares a request and
 hands it to the model's own thread, which batches whatever is in flight) to `Backend`. Waiting
 for a slot happens on the event loop, not in worker threads, so a long queue never starves the
-thread pool that decoding and SQL use; only the short preparation (chat template, processor)
-runs in a pool thread.
+thread pool that decoding and SQL use; the preparation (chat template, processor: up to a few
+hundred ms a request under load) runs in a small pool of its own, beside that one.
 
 Cancelling an awaiting `generate`, or closing a `stream` (the client hung up), works at every
 stage: a call still queued leaves the queue; one being prepared is cancelled once queued; one
@@ -19,7 +19,7 @@ import asyncio
 import dataclasses
 import threading
 from collections.abc import AsyncIterator, Callable, Iterator
-from concurrent.futures import Future
+from concurrent.futures import Executor, Future, ThreadPoolExecutor
 from typing import Any, Protocol, TypeVar, runtime_checkable
 
 from sightd.engine.base import Capabilities, Completion, ModelInfo, SamplingParams, TextDelta
@@ -28,6 +28,7 @@ from sightd.prompt import Prompt
 
 T = TypeVar("T")
 _DONE = object()
+PREPARE_THREADS = 2  # requests prepared at once (chat template + processor, CPU-bound)
 
 
 class Submitted(Protocol):
@@ -87,6 +88,7 @@ class InProcessBackend:
         self.model = model
         self._capabilities = dataclasses.replace(model.capabilities, max_queue=max_queue)
         self._slots = Slots(self._capabilities.max_concurrency, max_queue)
+        self._prepare = ThreadPoolExecutor(PREPARE_THREADS, thread_name_prefix="sightd-prepare")
 
     @property
     def info(self) -> ModelInfo:
@@ -104,11 +106,12 @@ class InProcessBackend:
 
     async def count_prompt_tokens(self, prompt: Prompt) -> int:
         """The model's own token count of `prompt` (`sightd inspect`, the playground)."""
-        return await asyncio.to_thread(self.model.count_prompt_tokens, prompt)
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._prepare, self.model.count_prompt_tokens, prompt)
 
     async def generate(self, prompt: Prompt, params: SamplingParams) -> Completion:
         async with self._slots.hold():
-            job = await _submit(lambda: self.model.submit(prompt, params))
+            job = await _submit(self._prepare, lambda: self.model.submit(prompt, params))
             done = asyncio.wrap_future(job.future)
             try:
                 return await asyncio.shield(done)
@@ -127,7 +130,7 @@ class InProcessBackend:
             def emit(delta: TextDelta) -> None:
                 loop.call_soon_threadsafe(items.put_nowait, delta)
 
-            job = await _submit(lambda: self.model.submit(prompt, params, emit))
+            job = await _submit(self._prepare, lambda: self.model.submit(prompt, params, emit))
             job.future.add_done_callback(
                 lambda _: loop.call_soon_threadsafe(items.put_nowait, _DONE)
             )
@@ -153,15 +156,16 @@ class InProcessBackend:
         }
 
     async def aclose(self) -> None:
+        self._prepare.shutdown(wait=False, cancel_futures=True)
         close = getattr(self.model, "close", None)
         if close is not None:
             await asyncio.to_thread(close)
 
 
-async def _submit(make: Callable[[], Submitted]) -> Submitted:
+async def _submit(pool: Executor, make: Callable[[], Submitted]) -> Submitted:
     """`make()` in a pool thread; if the caller is cancelled meanwhile, the request is still
     submitted (it cannot be unprepared), then cancelled at once, and the cancellation goes on."""
-    work = asyncio.ensure_future(asyncio.to_thread(make))
+    work = asyncio.ensure_future(asyncio.get_running_loop().run_in_executor(pool, make))
     try:
         return await asyncio.shield(work)
     except asyncio.CancelledError:
