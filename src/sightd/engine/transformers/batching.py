@@ -78,6 +78,9 @@ class Batcher:
         self._label = label
         inner = getattr(model, "model", None)
         self._mrope = callable(getattr(inner, "get_rope_index", None))
+        # Prefill computes the last position's logits only, as `generate` does (it inspects
+        # the forward's signature to know whether it can; once here, not per request).
+        self._logits_to_keep = bool(model._supports_logits_to_keep())
         self._device = model.device
         self._cond = threading.Condition()
         self._pending: deque[Job] = deque()
@@ -147,7 +150,7 @@ class Batcher:
             inner: Any = getattr(self._model, "model", None)
             if self._mrope:
                 inner.rope_deltas = None  # else a text-only prompt would keep the last one's
-            keep = {"logits_to_keep": 1} if self._model._supports_logits_to_keep() else {}
+            keep = {"logits_to_keep": 1} if self._logits_to_keep else {}
             slabs = slab_cache(self._model.config)
             if slabs is not None:
                 keep["cache"] = slabs
