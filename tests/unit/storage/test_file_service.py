@@ -5,10 +5,9 @@ from __future__ import annotations
 
 import asyncio
 import threading
-from collections.abc import AsyncIterator, Callable, Coroutine
+from collections.abc import AsyncIterator
 from datetime import timedelta
 from pathlib import Path
-from typing import Any, TypeVar
 
 import pytest
 from sqlalchemy import Engine, func, select, update
@@ -17,11 +16,8 @@ from sightd import errors
 from sightd.media.probe import ProbeResult
 from sightd.services import files as files_module
 from sightd.services.files import FileService, StoredFile
-from sightd.settings import Settings
 from sightd.storage.metadata import FILES, UPLOAD_SESSIONS, utcnow
-
-T = TypeVar("T")
-Probe = Callable[[Path, str], ProbeResult]
+from tests.unit.storage.stores import with_service
 
 
 def ok_probe(path: Path, mime: str) -> ProbeResult:
@@ -32,24 +28,6 @@ def ok_probe(path: Path, mime: str) -> ProbeResult:
 
 async def body(data: bytes) -> AsyncIterator[bytes]:
     yield data
-
-
-def with_service(
-    db: Engine,
-    tmp_path: Path,
-    probe: Probe,
-    scenario: Callable[[FileService], Coroutine[Any, Any, T]],
-    **settings: Any,
-) -> T:
-    async def main() -> T:
-        service = FileService(Settings(data_dir=tmp_path, **settings), db, probe)
-        await service.start()
-        try:
-            return await scenario(service)
-        finally:
-            await service.stop()
-
-    return asyncio.run(main())
 
 
 async def upload(

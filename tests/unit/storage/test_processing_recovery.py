@@ -19,10 +19,10 @@ from sightd import errors
 from sightd.media.probe import ProbeResult
 from sightd.services.files import MAX_PROCESSING_ATTEMPTS, FileService
 from sightd.settings import Settings
-from sightd.storage.blobs import LocalBlobStore
 from sightd.storage.files import FileTable
 from sightd.storage.metadata import FILES, create_tables, utcnow
-from sightd.storage.uploads import UploadStore
+from tests.unit.storage.stores import upload_store
+from tests.unit.storage.stores import with_service as run_service
 
 T = TypeVar("T")
 
@@ -48,17 +48,7 @@ async def body(data: bytes) -> AsyncIterator[bytes]:
 def left_by(db: Engine, tmp_path: Path, replica: str, data: bytes = b"abc") -> str:
     """A finalized file whose processing `replica` leased and never ran (it died right after the
     upload); returns its internal id."""
-    blobs = LocalBlobStore(Settings(data_dir=tmp_path).blob_dir)
-    blobs.ensure_dirs()
-    store = UploadStore(
-        db,
-        blobs,
-        max_file_bytes=1000,
-        quota_bytes=10_000,
-        session_ttl_s=3600,
-        file_ttl_s=3600,
-        replica=replica,
-    )
+    store = upload_store(db, Settings(data_dir=tmp_path).blob_dir, file_ttl_s=3600, replica=replica)
 
     async def upload() -> str:
         token, _ = await store.start("alice", declared_size=len(data), mime_type="image/png")
@@ -93,17 +83,10 @@ def with_service(
     tmp_path: Path,
     probe: Probe,
     scenario: Callable[[FileService], Coroutine[Any, Any, T]],
-    **kwargs: Any,
+    **service: Any,
 ) -> T:
-    async def main() -> T:
-        service = FileService(Settings(data_dir=tmp_path, file_wait_s=10), db, probe, **kwargs)
-        await service.start()
-        try:
-            return await scenario(service)
-        finally:
-            await service.stop()
-
-    return asyncio.run(main())
+    """A FileService (`service`: replica, lease…) that waits up to 10 s for processing."""
+    return run_service(db, tmp_path, probe, scenario, service=service, file_wait_s=10)
 
 
 def test_a_running_replica_takes_over_a_dead_replicas_file(db: Engine, tmp_path: Path) -> None:

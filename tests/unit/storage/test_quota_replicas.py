@@ -16,11 +16,11 @@ import pytest
 from sqlalchemy import Engine, delete, func, select
 
 from sightd import errors
-from sightd.storage.blobs import LocalBlobStore
 from sightd.storage.db import create_db, init_schema
 from sightd.storage.interactions import INTERACTIONS, InteractionRow, InteractionStore
 from sightd.storage.metadata import UPLOAD_SESSIONS
 from sightd.storage.uploads import UploadStore
+from tests.unit.storage.stores import upload_store
 
 RACERS = 12  # per replica
 
@@ -57,16 +57,7 @@ def _race(calls: list[Callable[[], Any]]) -> list[BaseException | None]:
 
 
 def _uploads(engine: Engine, root: Path, **limits: Any) -> UploadStore:
-    blobs = LocalBlobStore(root)
-    blobs.ensure_dirs()
-    kwargs: dict[str, Any] = {
-        "max_file_bytes": 1000,
-        "quota_bytes": 10_000,
-        "session_ttl_s": 3600,
-        "file_ttl_s": 7200,
-    }
-    kwargs.update(limits)
-    return UploadStore(engine, blobs, **kwargs)
+    return upload_store(engine, root, **limits)
 
 
 def _open(store: UploadStore, declared: int | None) -> Callable[[], Any]:

@@ -16,10 +16,10 @@ import pytest
 from sqlalchemy import Engine, func, select, update
 
 from sightd import errors
-from sightd.storage.blobs import LocalBlobStore
 from sightd.storage.db import create_db
 from sightd.storage.metadata import UPLOAD_SESSIONS, utcnow
 from sightd.storage.uploads import UploadStore
+from tests.unit.storage.stores import upload_store
 
 DATA = os.urandom(40)
 HOLD_S = 0.6
@@ -34,18 +34,8 @@ def other_db(db: Engine) -> Iterator[Engine]:
 
 
 def replica(db: Engine, root: Path, name: str) -> UploadStore:
-    blobs = LocalBlobStore(root)  # one folder: stands in for a shared object store
-    blobs.ensure_dirs()
-    return UploadStore(
-        db,
-        blobs,
-        max_file_bytes=1000,
-        quota_bytes=10_000,
-        session_ttl_s=3600,
-        file_ttl_s=3600,
-        replica=name,
-        hold_s=HOLD_S,
-    )
+    # One folder: stands in for a shared object store.
+    return upload_store(db, root, file_ttl_s=3600, replica=name, hold_s=HOLD_S)
 
 
 async def pieces(data: bytes) -> AsyncIterator[bytes]:

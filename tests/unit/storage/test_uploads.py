@@ -15,9 +15,9 @@ import pytest
 from sqlalchemy import Engine, func, select, text
 
 from sightd import errors
-from sightd.storage.blobs import LocalBlobStore
 from sightd.storage.metadata import FILES, UPLOAD_SESSIONS, create_tables, utcnow
 from sightd.storage.uploads import UploadStore
+from tests.unit.storage.stores import upload_store
 
 T = TypeVar("T")
 SIZE = 20
@@ -43,16 +43,7 @@ class Clock:
 
 
 def make_store(db: Engine, root: Path, clock: Clock | None = None, **limits: Any) -> UploadStore:
-    blobs = LocalBlobStore(root)
-    blobs.ensure_dirs()
-    kwargs: dict[str, Any] = {
-        "max_file_bytes": 1000,
-        "quota_bytes": 10_000,
-        "session_ttl_s": 3600,
-        "file_ttl_s": 7200,
-    }
-    kwargs.update(limits)
-    return UploadStore(db, blobs, clock=clock or Clock(), **kwargs)
+    return upload_store(db, root, clock=clock or Clock(), **limits)
 
 
 @dataclass(frozen=True)
