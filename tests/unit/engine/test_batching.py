@@ -156,14 +156,14 @@ def test_cancel_frees_a_slot_within_a_step(f32: Any, monkeypatch: pytest.MonkeyP
     """Two slots, both busy with endless generations and a third waiting: cancelling one stops
     it within a step and the waiting one takes its slot; a fourth beyond the queue gets 429."""
     model = f32("qwen3-vl")
-    counters: list[_Steps] = []
+    counters: dict[int, _Steps] = {}  # by id(prompt): requests are prepared two at a time
     original = model._prepare
 
     def prepare(prompt: Prompt, params: SamplingParams) -> Any:
         request = original(prompt, params)
         request.config.min_new_tokens = request.config.max_new_tokens  # only cancel ends it
         steps = _Steps(0.01)
-        counters.append(steps)
+        counters[id(prompt)] = steps
         request.processors.append(steps)
         return request
 
@@ -172,12 +172,14 @@ def test_cancel_frees_a_slot_within_a_step(f32: Any, monkeypatch: pytest.MonkeyP
     monkeypatch.setattr(backend, "_slots", Slots(2, 1))
     endless = SamplingParams(temperature=0, max_output_tokens=2000)
 
+    first, second, third = _prompt(1), _prompt(3), _prompt(1)
+
     async def scenario() -> tuple[int, int, float]:
-        a = asyncio.create_task(backend.generate(_prompt(1), endless))
-        b = asyncio.create_task(backend.generate(_prompt(3), endless))
-        while len(counters) < 2 or min(c.steps for c in counters) < 3:
+        a = asyncio.create_task(backend.generate(first, endless))
+        b = asyncio.create_task(backend.generate(second, endless))
+        while len(counters) < 2 or min(c.steps for c in counters.values()) < 3:
             await asyncio.sleep(0.01)
-        c = asyncio.create_task(backend.generate(_prompt(1), GREEDY))  # waits for a slot
+        c = asyncio.create_task(backend.generate(third, GREEDY))  # waits for a slot
         await asyncio.sleep(0.1)
         assert len(counters) == 2, "a third request entered the model beyond its two slots"
         with pytest.raises(errors.ResourceExhausted):
@@ -186,14 +188,14 @@ def test_cancel_frees_a_slot_within_a_step(f32: Any, monkeypatch: pytest.MonkeyP
         cancelled_at = time.monotonic()
         with pytest.raises(asyncio.CancelledError):
             await a
-        at_cancel = counters[0].steps
+        at_cancel = counters[id(first)].steps
         answer = await asyncio.wait_for(c, 60)
         waited = time.monotonic() - cancelled_at
         assert answer.output_tokens == GREEDY.max_output_tokens
         b.cancel()
         with pytest.raises(asyncio.CancelledError):
             await b
-        return at_cancel, counters[0].steps, waited
+        return at_cancel, counters[id(first)].steps, waited
 
     at_cancel, later, waited = asyncio.run(scenario())
     assert later == at_cancel, "the cancelled request kept decoding"
